@@ -1,0 +1,263 @@
+"""Configuration: one YAML file, overridable from the environment, validated at start.
+
+``load_settings(path)`` reads the YAML, applies ``RAYTRADER__SECTION__KEY=value`` environment
+overrides (values parsed as JSON where they look like it), and validates the result. Any bad key
+fails with a ``ConfigError`` naming the file, the dotted key path and the offending value.
+
+Configs can be signed: with ``RAYTRADER_CONFIG_KEY`` set, the file must have a sibling
+``<file>.sig`` holding the HMAC-SHA256 of its bytes (``raytrader config sign``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from trading.contracts import Symbol, Timeframe
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+SIGNATURE_KEY_ENV = "RAYTRADER_CONFIG_KEY"
+HARD_MAX_LEVERAGE = 10.0
+
+Pct = Annotated[float, Field(gt=0, le=100)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class ConfigError(ValueError):
+    """A configuration file is unreadable, unsigned or invalid; names file, key and value."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RiskLimits(Section):
+    risk_per_trade_min_pct: Pct = 0.25
+    risk_per_trade_max_pct: Pct = 2.0
+    max_gross_exposure_pct: Pct = 20.0
+    max_symbol_exposure_pct: Pct = 10.0
+    max_side_exposure_pct: Pct = 20.0
+    max_correlation: Annotated[float, Field(gt=0, le=1)] = 0.7
+    correlation_window_bars: Annotated[int, Field(ge=10)] = 100
+    daily_drawdown_pct: Pct = 8.0
+    monthly_drawdown_pct: Pct = 20.0
+    safe_mode_cooldown_minutes: Annotated[int, Field(ge=0)] = 60
+    stale_market_data_seconds: Annotated[int, Field(gt=0)] = 120
+    default_leverage: Annotated[float, Field(ge=1, le=HARD_MAX_LEVERAGE)] = 3.0
+    max_leverage: Annotated[float, Field(ge=1, le=HARD_MAX_LEVERAGE)] = HARD_MAX_LEVERAGE
+    liquidation_buffer_pct: Annotated[float, Field(ge=0, le=50)] = 1.0
+    atr_period: Annotated[int, Field(ge=2)] = 14
+    atr_stop_multiple: PositiveFloat = 2.0
+    breakeven_after_r: PositiveFloat = 1.0
+    take_profit_r: Annotated[tuple[PositiveFloat, ...], Field(min_length=1)] = (1.5, 3.0)
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Self:
+        if self.risk_per_trade_min_pct > self.risk_per_trade_max_pct:
+            raise ValueError(
+                f"risk_per_trade_min_pct {self.risk_per_trade_min_pct} exceeds "
+                f"risk_per_trade_max_pct {self.risk_per_trade_max_pct}"
+            )
+        if self.default_leverage > self.max_leverage:
+            raise ValueError(
+                f"default_leverage {self.default_leverage} exceeds max_leverage {self.max_leverage}"
+            )
+        if self.max_symbol_exposure_pct > self.max_gross_exposure_pct:
+            raise ValueError(
+                f"max_symbol_exposure_pct {self.max_symbol_exposure_pct} exceeds "
+                f"max_gross_exposure_pct {self.max_gross_exposure_pct}"
+            )
+        if list(self.take_profit_r) != sorted(self.take_profit_r):
+            raise ValueError(f"take_profit_r {list(self.take_profit_r)} must be ascending")
+        return self
+
+
+class RoutingPolicy(StrEnum):
+    ACCURACY_FIRST = "accuracy_first"
+    COST_AWARE = "cost_aware"
+    LATENCY_AWARE = "latency_aware"
+
+
+class Provider(StrEnum):
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    MISTRAL = "mistral"
+    OPENAI_COMPATIBLE = "openai_compatible"
+
+
+OFFLINE_ANALYST = "offline"
+
+
+class ModelConfig(Section):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+    provider: Provider
+    model: Annotated[str, Field(min_length=1)]
+    base_url: str | None = None
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    usd_per_mtok_in: Annotated[float, Field(ge=0)]
+    usd_per_mtok_out: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _check_base_url(self) -> Self:
+        if self.provider is Provider.OPENAI_COMPATIBLE and not self.base_url:
+            raise ValueError(f"model {self.name!r}: openai_compatible provider needs base_url")
+        return self
+
+
+class Budget(Section):
+    daily_usd: Annotated[float, Field(ge=0)] = 5.0
+    run_usd: Annotated[float, Field(ge=0)] = 1.0
+    daily_tokens: Annotated[int, Field(ge=0)] = 2_000_000
+
+
+class RouterSettings(Section):
+    request_classes: dict[str, RoutingPolicy] = Field(
+        default_factory=lambda: {"analysis": RoutingPolicy.COST_AWARE}
+    )
+    fallback_chain: tuple[str, ...] = (OFFLINE_ANALYST,)
+    cooldown_after_failures: Annotated[int, Field(ge=1)] = 3
+    cooldown_seconds: Annotated[float, Field(ge=0)] = 5.0
+    latency_slo_ms: Annotated[int, Field(gt=0)] = 3000
+    cost_margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+    budget: Budget = Field(default_factory=Budget)
+    models: tuple[ModelConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_chain(self) -> Self:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models: duplicate model names in {names}")
+        unknown = [n for n in self.fallback_chain if n != OFFLINE_ANALYST and n not in names]
+        if unknown:
+            raise ValueError(f"fallback_chain names unknown models {unknown}; known: {names}")
+        return self
+
+
+class VenueKind(StrEnum):
+    PAPER = "paper"
+    BINANCE_SPOT = "binance_spot"
+    BINANCE_FUTURES = "binance_futures"
+    CCXT = "ccxt"
+
+
+class VenueSettings(Section):
+    kind: VenueKind = VenueKind.PAPER
+    exchange: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] = "binance"
+    testnet: bool = True
+    maker_fee_bps: Annotated[float, Field(ge=0, le=100)] = 2.0
+    taker_fee_bps: Annotated[float, Field(ge=0, le=100)] = 4.0
+
+
+class FeatureFlags(Section):
+    llm_opinion: bool = True
+    hot_reload: bool = True
+    flatten_on_safe_mode: bool = False
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Environment overrides beat the YAML file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAYTRADER__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    symbols: Annotated[tuple[Symbol, ...], Field(min_length=1)]
+    base_timeframe: Timeframe = Timeframe.M5
+    timeframes: Annotated[tuple[Timeframe, ...], Field(min_length=1)] = Timeframe.analysis()
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    venue: VenueSettings = Field(default_factory=VenueSettings)
+    features: FeatureFlags = Field(default_factory=FeatureFlags)
+
+    @model_validator(mode="after")
+    def _check_timeframes(self) -> Self:
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"symbols: duplicates in {list(self.symbols)}")
+        if self.base_timeframe not in (Timeframe.M1, Timeframe.M5):
+            raise ValueError(f"base_timeframe must be 1m or 5m, got {self.base_timeframe}")
+        too_fine = [tf.value for tf in self.timeframes if tf.seconds <= self.base_timeframe.seconds]
+        if too_fine:
+            raise ValueError(
+                f"timeframes {too_fine} are not coarser than base_timeframe {self.base_timeframe}"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+
+def config_signature(data: bytes, key: str) -> str:
+    return hmac.new(key.encode(), data, hashlib.sha256).hexdigest()
+
+
+def sign_config(path: Path, key: str) -> Path:
+    """Write ``<path>.sig`` with the HMAC-SHA256 of the file's bytes."""
+    signature_path = path.with_name(path.name + ".sig")
+    signature_path.write_text(config_signature(path.read_bytes(), key) + "\n")
+    return signature_path
+
+
+def _verify_signature(path: Path, data: bytes, key: str) -> None:
+    signature_path = path.with_name(path.name + ".sig")
+    if not signature_path.is_file():
+        raise ConfigError(path, [f"{SIGNATURE_KEY_ENV} is set but {signature_path} is missing"])
+    expected = config_signature(data, key)
+    if not hmac.compare_digest(signature_path.read_text().strip(), expected):
+        raise ConfigError(path, [f"signature in {signature_path} does not match the file"])
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def load_settings(path: Path | None = None, *, verify_signature: bool = True) -> Settings:
+    """Read, verify and validate a config file (default: ``configs/default.yaml``)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
+    key = os.environ.get(SIGNATURE_KEY_ENV)
+    if key and verify_signature:
+        _verify_signature(path, data, key)
+    try:
+        raw: Any = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [f"invalid YAML: {exc}"]) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = [
+            f"{_key_path(err['loc'])}: {err['msg']} (got {err['input']!r})"
+            for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError(path, problems) from exc
