@@ -11,7 +11,7 @@ import pytest
 # Ray 2.5x turns token auth on by default and fails on socket paths over 107 bytes: every
 # test session (local or CI) runs with auth off and a short temp dir.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")
+os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - Unix socket paths must stay short
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -225,13 +225,36 @@ def _plain_decimal(value: Decimal) -> str:
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """A UTC instant; see the module docstring."""
 
-_MONEY = {"allow_inf_nan": False, "max_digits": 28, "decimal_places": 18}
-_AS_PLAIN_TEXT = PlainSerializer(_plain_decimal, return_type=str, when_used="json")
+MAX_DIGITS = 28
+MAX_DECIMAL_PLACES = 18
 
-Price = Annotated[Decimal, Field(gt=0, **_MONEY), _AS_PLAIN_TEXT]
-Quantity = Annotated[Decimal, Field(gt=0, **_MONEY), _AS_PLAIN_TEXT]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, **_MONEY), _AS_PLAIN_TEXT]
-SignedDecimal = Annotated[Decimal, Field(**_MONEY), _AS_PLAIN_TEXT]
+
+def _require_precision(value: Decimal) -> Decimal:
+    """At most 28 significant digits and 18 decimal places: what ``rust_exec`` holds exactly."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN and infinities: rejected earlier by allow_inf_nan
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    places = max(-exponent, 0)
+    total = max(len(digits) + max(exponent, 0), places)
+    if places > MAX_DECIMAL_PLACES or total > MAX_DIGITS:
+        raise PydanticCustomError(
+            "decimal_precision",
+            "must have at most 28 digits and 18 decimal places, got {value}",
+            {"value": format(value, "f")},
+        )
+    return value
+
+
+_MONEY = (
+    AfterValidator(_require_precision),
+    PlainSerializer(_plain_decimal, return_type=str, when_used="json"),
+)
+_FINITE = {"allow_inf_nan": False}
+
+Price = Annotated[Decimal, Field(gt=0, **_FINITE), *_MONEY]
+Quantity = Annotated[Decimal, Field(gt=0, **_FINITE), *_MONEY]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, **_FINITE), *_MONEY]
+SignedDecimal = Annotated[Decimal, Field(**_FINITE), *_MONEY]
 
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")]
 """ccxt unified symbol: ``BASE/QUOTE`` for spot, ``BASE/QUOTE:SETTLE`` for perpetuals."""
@@ -372,9 +395,9 @@ class Signal(Contract):
                 f"score {self.score} contradicts direction {self.direction}",
             )
         if self.entry_price is not None and self.stop_price is not None:
-            wrong_side = (self.direction is Direction.LONG and self.stop_price >= self.entry_price) or (
-                self.direction is Direction.SHORT and self.stop_price <= self.entry_price
-            )
+            wrong_side = (
+                self.direction is Direction.LONG and self.stop_price >= self.entry_price
+            ) or (self.direction is Direction.SHORT and self.stop_price <= self.entry_price)
             if wrong_side:
                 raise field_error(
                     name,

@@ -1,0 +1,43 @@
+"""The ``raytrader`` console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from actors.cli import main
+
+
+def test_console_script_help_lists_the_subcommands() -> None:
+    exe = shutil.which("raytrader")
+    assert exe, "the raytrader console script is not installed"
+    result = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
+    assert "config" in result.stdout
+
+
+def test_config_show_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["risk"]["max_gross_exposure_pct"] == 20.0
+
+
+def test_config_check_reports_the_bad_key_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("symbols: [BTC/USDT]\nrisk: {daily_drawdown_pct: -1}\n")
+    assert main(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "risk.daily_drawdown_pct: Input should be greater than 0 (got -1)" in err
+
+
+def test_config_sign_needs_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RAYTRADER_CONFIG_KEY", raising=False)
+    assert main(["config", "sign", str(tmp_path / "x.yaml")]) == 2
+    assert "RAYTRADER_CONFIG_KEY" in capsys.readouterr().err
