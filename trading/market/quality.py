@@ -1,0 +1,125 @@
+"""Data-quality report of a bar series: gaps, duplicates, out-of-order and bad rows.
+
+Order and duplicates are judged in file order; gaps on the sorted, de-duplicated good open
+times, so a shuffled file shows as out-of-order rows, not as holes. A bad row's bar is absent,
+so it shows as a gap too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trading.contracts import Timeframe
+from trading.market.frames import BadRow, IntArray, read_bars
+
+
+def iso_utc(open_time_ms: int) -> str:
+    """RFC 3339 text of an epoch-ms instant, ``Z``-suffixed (``2024-09-14T00:00:00Z``)."""
+    moment = datetime.fromtimestamp(open_time_ms / 1000, UTC)
+    text = moment.isoformat(timespec="milliseconds" if open_time_ms % 1000 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A hole: ``start`` is the last bar before it, ``end`` the first bar after it."""
+
+    start_ms: int
+    end_ms: int
+    missing_bars: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": iso_utc(self.start_ms),
+            "end": iso_utc(self.end_ms),
+            "missing_bars": self.missing_bars,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """What is wrong with a bar series; ``to_json`` is the stable, documented shape."""
+
+    timeframe: Timeframe
+    rows: int
+    first_ms: int | None
+    last_ms: int | None
+    gaps: tuple[Gap, ...]
+    duplicates: tuple[int, ...]
+    out_of_order: tuple[int, ...]
+    bad_rows: tuple[BadRow, ...]
+
+    @property
+    def missing_bars(self) -> int:
+        return sum(gap.missing_bars for gap in self.gaps)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.gaps or self.duplicates or self.out_of_order or self.bad_rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """Keys: rows, first, last, gaps, duplicates, out_of_order, bad_rows (times as ISO UTC)."""
+        return {
+            "rows": self.rows,
+            "first": None if self.first_ms is None else iso_utc(self.first_ms),
+            "last": None if self.last_ms is None else iso_utc(self.last_ms),
+            "gaps": [gap.to_json() for gap in self.gaps],
+            "duplicates": [iso_utc(ms) for ms in self.duplicates],
+            "out_of_order": [iso_utc(ms) for ms in self.out_of_order],
+            "bad_rows": [bad.to_json() for bad in self.bad_rows],
+        }
+
+
+def check_bars(
+    open_time_ms: IntArray,
+    timeframe: Timeframe,
+    *,
+    rows: int | None = None,
+    bad_rows: tuple[BadRow, ...] = (),
+) -> QualityReport:
+    """Report on the good rows' open times (file order); ``rows`` counts good and bad rows."""
+    times = np.asarray(open_time_ms, dtype=np.int64)
+    total = len(times) + len(bad_rows) if rows is None else rows
+    if len(times) == 0:
+        return QualityReport(timeframe, total, None, None, (), (), (), bad_rows)
+    _, first_seen = np.unique(times, return_index=True)
+    repeated = np.ones(len(times), dtype=bool)
+    repeated[first_seen] = False
+    backwards = np.flatnonzero(times[1:] < times[:-1]) + 1
+    ordered = np.unique(times)
+    step_ms = timeframe.seconds * 1000
+    holes = np.flatnonzero(np.diff(ordered) > step_ms)
+    gaps = tuple(
+        Gap(
+            int(ordered[i]),
+            int(ordered[i + 1]),
+            int((ordered[i + 1] - ordered[i]) // step_ms) - 1,
+        )
+        for i in holes
+    )
+    return QualityReport(
+        timeframe,
+        total,
+        int(ordered[0]),
+        int(ordered[-1]),
+        gaps,
+        tuple(int(ms) for ms in times[repeated]),
+        tuple(int(ms) for ms in times[backwards]),
+        bad_rows,
+    )
+
+
+def check_file(path: Path | str, timeframe: Timeframe) -> QualityReport:
+    """Read a CSV/Parquet bar file and report on it; raises ``BarFileError`` if unreadable."""
+    bar_file = read_bars(path, timeframe)
+    return check_bars(
+        bar_file.columns().open_time_ms,
+        timeframe,
+        rows=bar_file.rows,
+        bad_rows=bar_file.bad_rows,
+    )

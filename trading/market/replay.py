@@ -1,0 +1,167 @@
+"""Replay bar files as a ``BarFeed``: as fast as possible, or paced at N times real time."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from trading.contracts import MarketBar, Timeframe, epoch_us
+from trading.market.feed import BarUpdate
+from trading.market.frames import BarFileError, read_bars
+from trading.market.quality import QualityReport, check_bars
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class UnknownSeriesError(LookupError):
+    """A symbol/timeframe the feed has no source for."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySource:
+    """One file holding one symbol's bars of one timeframe."""
+
+    symbol: str
+    timeframe: Timeframe
+    path: Path
+
+
+def data_file(directory: Path | str, symbol: str, timeframe: Timeframe) -> Path:
+    """The shared-data file of ``symbol`` (``BTC/USDT`` or ``BTC/USDT:USDT``) at ``timeframe``."""
+    directory = Path(directory)
+    pair, _, settle = symbol.partition(":")
+    stem = pair.replace("/", "_")
+    names = (
+        [f"{stem}_{settle}-{timeframe}-futures.csv"]
+        if settle
+        else [f"{stem}-{timeframe}.parquet", f"{stem}-{timeframe}.csv"]
+    )
+    for name in names:
+        if (directory / name).is_file():
+            return directory / name
+    raise BarFileError(directory / names[0], f"no {symbol} {timeframe} file in {directory}")
+
+
+class _Series:
+    """A source's good rows in time order (duplicates dropped), as Python scalars."""
+
+    def __init__(self, source: ReplaySource) -> None:
+        bar_file = read_bars(source.path, source.timeframe)
+        columns = bar_file.columns()
+        self.report = check_bars(
+            columns.open_time_ms,
+            source.timeframe,
+            rows=bar_file.rows,
+            bad_rows=bar_file.bad_rows,
+        )
+        _, first_seen = np.unique(columns.open_time_ms, return_index=True)
+        order = first_seen[np.argsort(columns.open_time_ms[first_seen], kind="stable")]
+        self.source = source
+        self.open_time_ms: list[int] = columns.open_time_ms[order].tolist()
+        self._values: list[list[float]] = [
+            column[order].tolist()
+            for column in (columns.open, columns.high, columns.low, columns.close, columns.volume)
+        ]
+
+    def bars(self, start_ms: int | None, end_ms: int | None) -> Iterator[MarketBar]:
+        """Bars with ``start_ms <= open time < end_ms``, validated into contracts."""
+        times = self.open_time_ms
+        lo = 0 if start_ms is None else int(np.searchsorted(times, start_ms, "left"))
+        hi = len(times) if end_ms is None else int(np.searchsorted(times, end_ms, "left"))
+        symbol, timeframe = self.source.symbol, self.source.timeframe
+        opens, highs, lows, closes, volumes = self._values
+        for i in range(lo, hi):
+            yield MarketBar(
+                symbol=symbol,
+                timeframe=timeframe,
+                open_time=datetime.fromtimestamp(times[i] / 1000, UTC),
+                open=Decimal(repr(opens[i])),
+                high=Decimal(repr(highs[i])),
+                low=Decimal(repr(lows[i])),
+                close=Decimal(repr(closes[i])),
+                volume=Decimal(repr(volumes[i])),
+            )
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else epoch_us(moment) // 1000
+
+
+class ReplayFeed:
+    """Closed bars from files, merged across sources in close-time order.
+
+    ``speed`` 0 replays as fast as possible; N waits (bar close - previous close) / N between
+    bars, each wait at most ``max_sleep_s`` so a hole in the data never stalls the replay.
+    Bad rows are skipped and duplicate open times replayed once; ``reports`` has the details.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[ReplaySource],
+        *,
+        speed: float = 0.0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_sleep_s: float = 1.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if speed < 0:
+            raise ValueError(f"speed must be >= 0, got {speed}")
+        if max_sleep_s <= 0:
+            raise ValueError(f"max_sleep_s must be > 0, got {max_sleep_s}")
+        self.sources = tuple(sources)
+        self.speed = speed
+        self.start, self.end = start, end
+        self.max_sleep_s = max_sleep_s
+        self._sleep = sleep
+        self._series: dict[tuple[str, Timeframe], _Series] = {}
+
+    @property
+    def reports(self) -> dict[tuple[str, Timeframe], QualityReport]:
+        """Quality report of every source loaded so far."""
+        return {key: series.report for key, series in self._series.items()}
+
+    async def stream(self) -> AsyncIterator[BarUpdate]:
+        """Every source's bars from ``start`` to ``end``, ordered by close time then source."""
+        start_ms, end_ms = _ms(self.start), _ms(self.end)
+        runs = [
+            (
+                (bar.open_time + bar.timeframe.duration, rank, bar)
+                for bar in self._load(source).bars(start_ms, end_ms)
+            )
+            for rank, source in enumerate(self.sources)
+        ]
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        previous_close: datetime | None = None
+        for close_time, _, bar in heapq.merge(*runs, key=lambda item: item[:2]):
+            if self.speed > 0 and previous_close is not None:
+                delay_s = (close_time - previous_close).total_seconds() / self.speed
+                due += min(delay_s, self.max_sleep_s)
+                await self._sleep(max(0.0, due - loop.time()))
+            else:
+                await self._sleep(0)
+            previous_close = close_time
+            yield bar
+
+    async def backfill(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> list[MarketBar]:
+        """Closed bars of one source with ``start <= open_time < end``."""
+        for source in self.sources:
+            if source.symbol == symbol and source.timeframe is timeframe:
+                return list(self._load(source).bars(_ms(start), _ms(end)))
+        raise UnknownSeriesError(f"no replay source for {symbol} {timeframe}")
+
+    def _load(self, source: ReplaySource) -> _Series:
+        key = (source.symbol, source.timeframe)
+        if key not in self._series:
+            self._series[key] = _Series(source)
+        return self._series[key]
