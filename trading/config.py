@@ -106,7 +106,7 @@ class ModelConfig(Section):
     provider: Provider
     model: Annotated[str, Field(min_length=1)]
     base_url: str | None = None
-    api_key_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    credential_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
     usd_per_mtok_in: Annotated[float, Field(ge=0)]
     usd_per_mtok_out: Annotated[float, Field(ge=0)]
 
