@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from trading.config import SIGNATURE_KEY_ENV, ConfigError, load_settings, sign_config
+from trading.contracts import Timeframe
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,6 +37,19 @@ def _config_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_check(args: argparse.Namespace) -> int:
+    from trading.market.frames import BarFileError
+    from trading.market.quality import check_file
+
+    try:
+        report = check_file(args.path, Timeframe(args.timeframe))
+    except BarFileError as exc:
+        print(f"data error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_json(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raytrader",
@@ -54,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     sign = config_commands.add_parser("sign", help=f"write PATH.sig with ${SIGNATURE_KEY_ENV}")
     sign.add_argument("path", type=Path)
     sign.set_defaults(handler=_config_sign)
+
+    data = commands.add_parser("data", help="inspect market-data files")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data_check = data_commands.add_parser(
+        "check", help="print a JSON quality report (gaps, duplicates, order, bad rows)"
+    )
+    data_check.add_argument("path", type=Path, metavar="FILE", help="CSV or Parquet bar file")
+    data_check.add_argument(
+        "--timeframe", required=True, choices=[tf.value for tf in Timeframe], help="bar length"
+    )
+    data_check.set_defaults(handler=_data_check)
     return parser
 
 

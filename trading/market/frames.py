@@ -124,19 +124,18 @@ def _read_raw(path: Path) -> pl.DataFrame:
 
 
 def _parsed_date(raw: pl.DataFrame) -> pl.Expr:
-    dtype = raw.schema["date"]
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone not in ("UTC", "+00:00"):
-            return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-        return pl.col("date").dt.cast_time_unit("us")
+    if isinstance(raw.schema["date"], pl.Datetime):
+        return pl.col("date").dt.cast_time_unit("us").dt.convert_time_zone("UTC")
     text = pl.col("date").cast(pl.String)
     parsed = text.str.to_datetime(strict=False, time_zone="UTC", time_unit="us")
     return pl.when(text.str.contains(_UTC_DATE)).then(parsed).otherwise(None)
 
 
 def _validate(path: Path, raw: pl.DataFrame, timeframe: Timeframe | None) -> BarFile:
-    if isinstance(raw.schema["date"], pl.Datetime) and raw.schema["date"].time_zone is None:
-        raise BarFileError(path, "column date holds naive datetimes; open times must be UTC")
+    dtype = raw.schema["date"]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone not in ("UTC", "+00:00"):
+        zone = dtype.time_zone or "naive"
+        raise BarFileError(path, f"column date holds {zone} datetimes; open times must be UTC")
     numbers = [pl.col(name).cast(pl.Float64, strict=False).alias(name) for name in COLUMNS[1:]]
     typed = raw.with_row_index("row").with_columns(
         _parsed_date(raw).alias("date"),
@@ -144,22 +143,27 @@ def _validate(path: Path, raw: pl.DataFrame, timeframe: Timeframe | None) -> Bar
         *(pl.col(name).cast(pl.String).alias(f"{name}_text") for name in COLUMNS),
     )
     checks: list[tuple[pl.Expr, pl.Expr]] = [
-        (pl.col("date").is_null(), _message("date", "is not a UTC timestamp", "date")),
+        (pl.col("date").is_null(), _message("date", "is not a UTC timestamp")),
     ]
     for name in COLUMNS[1:]:
         value = pl.col(name)
-        checks.append((value.is_null(), _message(name, "is not a number", name)))
-        checks.append((~value.is_finite(), _message(name, "is not finite", name)))
+        checks.append((value.is_null(), _message(name, "is not a number")))
+        checks.append((~value.is_finite(), _message(name, "is not finite")))
     for name in PRICE_COLUMNS:
-        checks.append((pl.col(name) <= 0, _message(name, "is not positive", name)))
-    checks.append((pl.col("volume") < 0, _message("volume", "is negative", "volume")))
+        checks.append((pl.col(name) <= 0, _message(name, "is not positive")))
+    checks.append((pl.col("volume") < 0, _message("volume", "is negative")))
     high, low = pl.col("high"), pl.col("low")
     finite = pl.all_horizontal(pl.col(name).is_finite() for name in PRICE_COLUMNS)
-    checks.append((finite & (high < low), pl.format("high {} is below low {}", high, low)))
+    checks.append(
+        (finite & (high < low), pl.format("high {} is below low {}", _text("high"), _text("low")))
+    )
     for name in ("open", "close"):
         outside = (pl.col(name) < low) | (pl.col(name) > high)
         message = pl.format(
-            f"{name} {{}} is outside [low {{}}, high {{}}]", pl.col(name), low, high
+            f"{name} {{}} is outside [low {{}}, high {{}}]",
+            _text(name),
+            _text("low"),
+            _text("high"),
         )
         checks.append((finite & outside & (high >= low), message))
     if timeframe is not None:
@@ -167,7 +171,7 @@ def _validate(path: Path, raw: pl.DataFrame, timeframe: Timeframe | None) -> Bar
         checks.append(
             (
                 (ms % (timeframe.seconds * 1000)) != 0,
-                _message("date", f"is not on a {timeframe} boundary", "date"),
+                _message("date", f"is not on a {timeframe} boundary"),
             )
         )
     flags = [
@@ -189,5 +193,9 @@ def _validate(path: Path, raw: pl.DataFrame, timeframe: Timeframe | None) -> Bar
     return BarFile(path, good, bad_rows, raw.height)
 
 
-def _message(name: str, problem: str, column: str) -> pl.Expr:
-    return pl.format(f"{name} {{}} {problem}", pl.col(f"{column}_text").fill_null("(empty)"))
+def _text(column: str) -> pl.Expr:
+    return pl.col(f"{column}_text").fill_null("(empty)")
+
+
+def _message(name: str, problem: str) -> pl.Expr:
+    return pl.format(f"{name} {{}} {problem}", _text(name))

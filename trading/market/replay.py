@@ -14,7 +14,7 @@ import numpy as np
 
 from trading.contracts import MarketBar, Timeframe, epoch_us
 from trading.market.feed import BarUpdate
-from trading.market.frames import BarFileError, read_bars
+from trading.market.frames import BarColumns, BarFileError, read_bars
 from trading.market.quality import QualityReport, check_bars
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -49,8 +49,32 @@ def data_file(directory: Path | str, symbol: str, timeframe: Timeframe) -> Path:
     raise BarFileError(directory / names[0], f"no {symbol} {timeframe} file in {directory}")
 
 
+def column_bars(columns: BarColumns, symbol: str, timeframe: Timeframe) -> Iterator[MarketBar]:
+    """Validated closed bars; prices are ``Decimal(repr(float))``, i.e. exactly the file's text."""
+    times = columns.open_time_ms.tolist()
+    values = zip(
+        columns.open.tolist(),
+        columns.high.tolist(),
+        columns.low.tolist(),
+        columns.close.tolist(),
+        columns.volume.tolist(),
+        strict=True,
+    )
+    for open_time_ms, (open_, high, low, close, volume) in zip(times, values, strict=True):
+        yield MarketBar(
+            symbol=symbol,
+            timeframe=timeframe,
+            open_time=datetime.fromtimestamp(open_time_ms / 1000, UTC),
+            open=Decimal(repr(open_)),
+            high=Decimal(repr(high)),
+            low=Decimal(repr(low)),
+            close=Decimal(repr(close)),
+            volume=Decimal(repr(volume)),
+        )
+
+
 class _Series:
-    """A source's good rows in time order (duplicates dropped), as Python scalars."""
+    """A source's good rows in time order, duplicates dropped, plus its quality report."""
 
     def __init__(self, source: ReplaySource) -> None:
         bar_file = read_bars(source.path, source.timeframe)
@@ -62,32 +86,16 @@ class _Series:
             bad_rows=bar_file.bad_rows,
         )
         _, first_seen = np.unique(columns.open_time_ms, return_index=True)
-        order = first_seen[np.argsort(columns.open_time_ms[first_seen], kind="stable")]
         self.source = source
-        self.open_time_ms: list[int] = columns.open_time_ms[order].tolist()
-        self._values: list[list[float]] = [
-            column[order].tolist()
-            for column in (columns.open, columns.high, columns.low, columns.close, columns.volume)
-        ]
+        self.columns = columns.take(first_seen)
 
     def bars(self, start_ms: int | None, end_ms: int | None) -> Iterator[MarketBar]:
-        """Bars with ``start_ms <= open time < end_ms``, validated into contracts."""
-        times = self.open_time_ms
+        """Bars with ``start_ms <= open time < end_ms``."""
+        times = self.columns.open_time_ms
         lo = 0 if start_ms is None else int(np.searchsorted(times, start_ms, "left"))
         hi = len(times) if end_ms is None else int(np.searchsorted(times, end_ms, "left"))
-        symbol, timeframe = self.source.symbol, self.source.timeframe
-        opens, highs, lows, closes, volumes = self._values
-        for i in range(lo, hi):
-            yield MarketBar(
-                symbol=symbol,
-                timeframe=timeframe,
-                open_time=datetime.fromtimestamp(times[i] / 1000, UTC),
-                open=Decimal(repr(opens[i])),
-                high=Decimal(repr(highs[i])),
-                low=Decimal(repr(lows[i])),
-                close=Decimal(repr(closes[i])),
-                volume=Decimal(repr(volumes[i])),
-            )
+        window = self.columns.take(slice(lo, hi))
+        return column_bars(window, self.source.symbol, self.source.timeframe)
 
 
 def _ms(moment: datetime | None) -> int | None:
