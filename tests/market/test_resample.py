@@ -67,19 +67,23 @@ def stream_rows(updates: list[ResampledBar], timeframe: Timeframe) -> list[Row]:
 def batch_rows(columns: BarColumns, base: Timeframe, target: Timeframe) -> list[Row]:
     out = resample_columns(columns, base, target)
     bars = out.bars
+
+    def exact(value: np.float64) -> Decimal:
+        return Decimal(repr(float(value)))
+
     return [
         (
             int(bars.open_time_ms[i]),
-            *(
-                Decimal(repr(float(column[i])))
-                for column in (bars.open, bars.high, bars.low, bars.close)
-            ),
+            exact(bars.open[i]),
+            exact(bars.high[i]),
+            exact(bars.low[i]),
+            exact(bars.close[i]),
             float(bars.volume[i]),
             int(out.base_bars[i]),
             int(out.missing_bars[i]),
         )
         for i in range(len(bars))
-    ]  # type: ignore[misc]
+    ]
 
 
 def assert_same_bars(streamed: list[Row], batch: list[Row]) -> None:

@@ -105,8 +105,9 @@ def _ms(moment: datetime | None) -> int | None:
 class ReplayFeed:
     """Closed bars from files, merged across sources in close-time order.
 
-    ``speed`` 0 replays as fast as possible; N waits (bar close - previous close) / N between
-    bars, each wait at most ``max_sleep_s`` so a hole in the data never stalls the replay.
+    ``speed`` 0 replays as fast as possible; N spaces bars (bar close - previous close) / N apart,
+    at most ``max_sleep_s``, so a hole in the data never stalls the replay; the consumer's time
+    between bars counts toward the wait.
     Bad rows are skipped and duplicate open times replayed once; ``reports`` has the details.
     """
 
@@ -147,16 +148,16 @@ class ReplayFeed:
             for rank, source in enumerate(self.sources)
         ]
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        published_at = loop.time()
         previous_close: datetime | None = None
         for close_time, _, bar in heapq.merge(*runs, key=lambda item: item[:2]):
+            wait_s = 0.0
             if self.speed > 0 and previous_close is not None:
-                delay_s = (close_time - previous_close).total_seconds() / self.speed
-                due += min(delay_s, self.max_sleep_s)
-                await self._sleep(max(0.0, due - loop.time()))
-            else:
-                await self._sleep(0)
+                step_s = (close_time - previous_close).total_seconds() / self.speed
+                wait_s = max(0.0, min(step_s, self.max_sleep_s) - (loop.time() - published_at))
+            await self._sleep(wait_s)
             previous_close = close_time
+            published_at = loop.time()
             yield bar
 
     async def backfill(
