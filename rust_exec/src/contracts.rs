@@ -179,6 +179,26 @@ pub struct OrderState {
     pub updated_at: UtcTime,
 }
 
+/// Round a computed value (an average, a ratio) into what the contracts can carry exactly:
+/// at most 18 decimal places and 28 digits, half-even.
+pub fn fit_precision(value: Decimal) -> Decimal {
+    let mut rounded = value.round_dp(MAX_DECIMAL_PLACES).normalize();
+    while digits(rounded).max(rounded.scale()) > MAX_DIGITS && rounded.scale() > 0 {
+        rounded = rounded.round_dp(rounded.scale() - 1);
+    }
+    rounded
+}
+
+fn digits(value: Decimal) -> u32 {
+    let mut m = value.mantissa().unsigned_abs();
+    let mut count = 1;
+    while m >= 10 {
+        m /= 10;
+        count += 1;
+    }
+    count
+}
+
 /// Parse and validate one contract from JSON.
 pub fn from_json<T: DeserializeOwned + Validate>(json: &str) -> Result<T, ContractError> {
     let mut de = serde_json::Deserializer::from_str(json);
@@ -329,16 +349,7 @@ fn check_presence(
 
 fn check_precision(field: &'static str, value: Decimal) -> Result<(), ContractError> {
     let scale = value.scale();
-    let mantissa_digits = {
-        let mut m = value.mantissa().unsigned_abs();
-        let mut digits = 1;
-        while m >= 10 {
-            m /= 10;
-            digits += 1;
-        }
-        digits
-    };
-    if scale > MAX_DECIMAL_PLACES || mantissa_digits.max(scale) > MAX_DIGITS {
+    if scale > MAX_DECIMAL_PLACES || digits(value).max(scale) > MAX_DIGITS {
         return Err(ContractError::Precision {
             field,
             value: value.to_string(),

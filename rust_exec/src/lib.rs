@@ -7,6 +7,11 @@
 pub mod client_id;
 pub mod contracts;
 pub mod error;
+pub mod gateway;
+pub mod order;
+pub mod retry;
+pub mod rules;
+pub mod wal;
 
 #[cfg(feature = "python")]
 mod python;
