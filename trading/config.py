@@ -63,6 +63,10 @@ class RiskLimits(Section):
     atr_stop_multiple: PositiveFloat = 2.0
     breakeven_after_r: PositiveFloat = 1.0
     take_profit_r: Annotated[tuple[PositiveFloat, ...], Field(min_length=1)] = (1.5, 3.0)
+    risk_confidence_exponent: PositiveFloat = 1.0
+    maintenance_margin_pct: Annotated[float, Field(ge=0, lt=50)] = 0.5
+    max_intents_per_window: Annotated[int, Field(ge=1)] = 30
+    rate_limit_window_seconds: Annotated[int, Field(gt=0)] = 60
 
     @model_validator(mode="after")
     def _check_order(self) -> Self:
