@@ -1,7 +1,12 @@
 """raytrader's Rust execution core, built by maturin from the crate in this folder."""
 
 from rust_exec._rust_exec import (
+    Backoff,
+    CircuitBreaker,
     ContractError,
+    Gateway,
+    GatewayError,
+    NotReconciledError,
     __version__,
     canonical_fill,
     canonical_order_intent,
@@ -10,7 +15,12 @@ from rust_exec._rust_exec import (
 )
 
 __all__ = [
+    "Backoff",
+    "CircuitBreaker",
     "ContractError",
+    "Gateway",
+    "GatewayError",
+    "NotReconciledError",
     "__version__",
     "canonical_fill",
     "canonical_order_intent",
