@@ -15,12 +15,12 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 from aiohttp import web
@@ -227,9 +227,9 @@ class LocalVenue:
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/klines", self._klines)
         app.router.add_get("/stream", self._stream)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.2)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self._market = asyncio.create_task(self._run_market())
@@ -420,3 +420,33 @@ class LocalVenue:
                     await socket.send_str(garbage)
             await socket.send_str(json.dumps(message))
             connection.sent += 1
+
+
+class _Streaming(Protocol):
+    def stream(self) -> AsyncIterator[MarketBar]: ...
+
+
+async def collect(
+    feed: _Streaming, last_open: datetime, *, symbols: int = 1, timeout_s: float = 4.0
+) -> list[MarketBar]:
+    """Every update the feed yields until ``symbols`` series have closed their ``last_open`` bar."""
+    updates: list[MarketBar] = []
+    finished: set[str] = set()
+    async with contextlib.aclosing(feed.stream()) as stream, asyncio.timeout(timeout_s):
+        async for bar in stream:
+            updates.append(bar)
+            if bar.closed and bar.open_time >= last_open:
+                finished.add(bar.symbol)
+                if len(finished) == symbols:
+                    break
+    return updates
+
+
+async def collect_for(feed: _Streaming, seconds: float) -> list[MarketBar]:
+    """Every update the feed yields within ``seconds``."""
+    updates: list[MarketBar] = []
+    with contextlib.suppress(TimeoutError):
+        async with contextlib.aclosing(feed.stream()) as stream, asyncio.timeout(seconds):
+            async for bar in stream:
+                updates.append(bar)
+    return updates

@@ -624,7 +624,8 @@ class BinanceFeed:
                 logger.warning("kline stream down (%s); reconnecting", self.health.last_error)
             if self.max_attempts is not None and attempt >= self.max_attempts:
                 raise FeedUnavailableError(
-                    f"{self.stream_url}: {attempt} attempts failed; last: {self.health.last_error}"
+                    f"{self.stream_url}: gave up after {attempt} reconnect attempts; "
+                    f"last error: {self.health.last_error}"
                 )
             delay_s = self.backoff.delay_s(attempt)
             self.health.backoff_delays_s.append(delay_s)
