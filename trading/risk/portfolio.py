@@ -60,7 +60,9 @@ def apply_fill(position: Position | None, fill: Fill) -> Position:
         new_entry = contract_decimal((held * entry + signed * fill.price) / new_qty)
     else:
         closed = min(abs(held), abs(signed))
-        realized += closed * (fill.price - entry) * (1 if held > 0 else -1)
+        realized = contract_decimal(
+            realized + closed * (fill.price - entry) * (1 if held > 0 else -1)
+        )
         if new_qty == 0:
             new_entry = None
         elif (new_qty > 0) == (held > 0):
@@ -109,7 +111,9 @@ class Portfolio(BaseModel):
         self.positions[fill.symbol] = after
         realized_before = before.realized_pnl if before is not None else Decimal(0)
         fees_before = before.fees_paid if before is not None else Decimal(0)
-        self.balance += (after.realized_pnl - realized_before) - (after.fees_paid - fees_before)
+        self.balance = contract_decimal(
+            self.balance + (after.realized_pnl - realized_before) - (after.fees_paid - fees_before)
+        )
         order = self.pending.get(fill.client_order_id)
         if order is not None:
             remaining = order.quantity - fill.quantity
