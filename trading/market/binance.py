@@ -527,6 +527,8 @@ class BinanceFeed:
         self.subscriptions = tuple(dict.fromkeys(subscriptions))
         if not self.subscriptions:
             raise ValueError("subscriptions must name at least one (symbol, timeframe)")
+        if not 1 <= page_limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"page_limit must be in [1, {MAX_PAGE_LIMIT}], got {page_limit}")
         if stale_after_s <= 0 or skew_check_s <= 0 or skew_samples < 1:
             raise ValueError("stale_after_s and skew_check_s must be > 0, skew_samples >= 1")
         self.symbols = {venue_symbol(symbol): symbol for symbol, _ in self.subscriptions}
