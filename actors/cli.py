@@ -37,6 +37,58 @@ def _config_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _symbols(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The embedded default: Ray in-process (or ``--address``), replaying real data."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
+    import ray
+
+    from actors.session import SessionOptions, format_summary, run_session
+
+    settings = load_settings(args.config)
+    options = SessionOptions(
+        symbols=args.symbols or settings.symbols,
+        base=settings.base_timeframe,
+        timeframes=settings.timeframes,
+        market_data=args.market_data or SessionOptions.market_data,
+        data_dir=args.data_dir,
+        speed=args.speed,
+        duration_s=args.duration,
+        max_bars=args.bars,
+    )
+    ray.init(
+        address=args.address,
+        namespace="raytrader",
+        _temp_dir=None if args.address else os.environ["RAY_TMPDIR"],
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    live = sys.stdout.isatty()
+
+    def show(progress: Sequence[object], elapsed: float) -> None:
+        from actors.symbol import SymbolProgress
+
+        rows = [p for p in progress if isinstance(p, SymbolProgress)]
+        bars = sum(p.base_bars for p in rows)
+        closed = {tf: sum(p.closed_bars.get(tf, 0) for p in rows) for tf in ("15m", "1h", "4h")}
+        line = f"[{elapsed:6.1f}s] {len(rows)} symbols  {bars:,} base bars  " + "  ".join(
+            f"{tf} {n:,}" for tf, n in closed.items()
+        )
+        print(f"\r{line}", end="", flush=True) if live else print(line, flush=True)
+
+    try:
+        summary = run_session(options, on_progress=show)
+    finally:
+        ray.shutdown()
+    print()
+    print(format_summary(summary))
+    return 1 if any(p.error for p in summary.progress) else 0
+
+
 def _data_check(args: argparse.Namespace) -> int:
     from trading.market.frames import BarFileError
     from trading.market.quality import check_file
@@ -79,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeframe", required=True, choices=[tf.value for tf in Timeframe], help="bar length"
     )
     data_check.set_defaults(handler=_data_check)
+    run = commands.add_parser(
+        "run", help="run the paper session (embedded Ray, bundled real data by default)"
+    )
+    run.add_argument("--config", type=Path, default=None, help="YAML file (default: bundled)")
+    run.add_argument("--symbols", type=_symbols, default=None, help="BTC/USDT,ETH/USDT")
+    run.add_argument("--speed", type=float, default=0.0, help="x real time; 0 = flat out")
+    run.add_argument("--duration", type=float, default=None, metavar="SECONDS")
+    run.add_argument("--bars", type=int, default=None, help="stop after N base bars per symbol")
+    run.add_argument("--market-data", type=Path, default=None, metavar="DIR")
+    run.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
+    run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
+    run.set_defaults(handler=_run)
     return parser
 
 

@@ -16,7 +16,8 @@ def test_console_script_help_lists_the_subcommands() -> None:
     exe = shutil.which("raytrader")
     assert exe, "the raytrader console script is not installed"
     result = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
-    assert "config" in result.stdout
+    for command in ("run", "config", "data"):
+        assert command in result.stdout
 
 
 def test_config_show_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:

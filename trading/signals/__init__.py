@@ -1,0 +1,1 @@
+"""Signals: multi-timeframe analysis of one symbol, and (later) confluence scoring."""
