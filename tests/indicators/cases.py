@@ -40,7 +40,9 @@ CASES = (
     Case("ema", ("close",), lambda c: ind.ema(c, 20), lambda: ind.EMAStream(20), exact=False),
     Case("rsi", ("close",), lambda c: ind.rsi(c, 14), lambda: ind.RSIStream(14), exact=False),
     Case("macd", ("close",), ind.macd, ind.MACDStream, exact=False),
-    Case("bbands", ("close",), lambda c: ind.bbands(c, 20), lambda: ind.BBandsStream(20), exact=True),
+    Case(
+        "bbands", ("close",), lambda c: ind.bbands(c, 20), lambda: ind.BBandsStream(20), exact=True
+    ),
     Case("atr", HLC, ind.atr, ind.ATRStream, exact=False),
     Case("stoch", HLC, ind.stoch, ind.StochStream, exact=True),
     Case("cci", HLC, ind.cci, ind.CCIStream, exact=True),

@@ -30,11 +30,17 @@ class Bars:
 
 
 def load_bars(path: Path, rows: slice | None = None) -> Bars:
-    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+    frame = (
+        pl.read_parquet(path)
+        if path.suffix == ".parquet"
+        else pl.read_csv(path, try_parse_dates=True)
+    )
     if rows is not None:
         frame = frame[rows]
     times = frame["date"].dt.epoch("ms").to_numpy().astype(np.float64)
-    columns = (frame[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume"))
+    columns = (
+        frame[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume")
+    )
     return Bars(path.stem, *columns, times)
 
 

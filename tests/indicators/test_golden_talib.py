@@ -14,8 +14,12 @@ from trading import indicators as ind
 RTOL = 1e-9
 
 
-def assert_matches_talib(ours: NDArray[np.float64], reference: NDArray[np.float64], atol: float = 0.0) -> None:
-    np.testing.assert_array_equal(np.isnan(ours), np.isnan(reference), err_msg="NaN positions differ")
+def assert_matches_talib(
+    ours: NDArray[np.float64], reference: NDArray[np.float64], atol: float = 0.0
+) -> None:
+    np.testing.assert_array_equal(
+        np.isnan(ours), np.isnan(reference), err_msg="NaN positions differ"
+    )
     np.testing.assert_allclose(ours, reference, rtol=RTOL, atol=atol)
 
 
@@ -53,7 +57,9 @@ def test_bbands_match_talib(real_bars: Bars, period: int, devs: tuple[float, flo
 @pytest.mark.parametrize("period", [1, 14, 30])
 def test_atr_matches_talib(real_bars: Bars, period: int) -> None:
     b = real_bars
-    assert_matches_talib(ind.atr(b.high, b.low, b.close, period), talib.ATR(b.high, b.low, b.close, period))
+    assert_matches_talib(
+        ind.atr(b.high, b.low, b.close, period), talib.ATR(b.high, b.low, b.close, period)
+    )
 
 
 @pytest.mark.parametrize("periods", [(5, 3, 3), (14, 3, 3), (14, 1, 1), (1, 1, 1), (21, 5, 2)])
@@ -68,7 +74,9 @@ def test_stoch_matches_talib(real_bars: Bars, periods: tuple[int, int, int]) -> 
 @pytest.mark.parametrize("period", [2, 14, 20])
 def test_cci_matches_talib(real_bars: Bars, period: int) -> None:
     b = real_bars
-    assert_matches_talib(ind.cci(b.high, b.low, b.close, period), talib.CCI(b.high, b.low, b.close, period))
+    assert_matches_talib(
+        ind.cci(b.high, b.low, b.close, period), talib.CCI(b.high, b.low, b.close, period)
+    )
 
 
 @pytest.mark.parametrize("period", [2, 14])
@@ -81,13 +89,21 @@ def test_mfi_matches_talib(real_bars: Bars, period: int) -> None:
 
 
 def test_obv_matches_talib(real_bars: Bars) -> None:
-    assert_matches_talib(ind.obv(real_bars.close, real_bars.volume), talib.OBV(real_bars.close, real_bars.volume))
+    assert_matches_talib(
+        ind.obv(real_bars.close, real_bars.volume), talib.OBV(real_bars.close, real_bars.volume)
+    )
 
 
 @pytest.mark.parametrize("period", [1, 2, 14, 30])
 def test_directional_indexes_match_talib(real_bars: Bars, period: int) -> None:
     b = real_bars
-    assert_matches_talib(ind.plus_di(b.high, b.low, b.close, period), talib.PLUS_DI(b.high, b.low, b.close, period))
-    assert_matches_talib(ind.minus_di(b.high, b.low, b.close, period), talib.MINUS_DI(b.high, b.low, b.close, period))
+    assert_matches_talib(
+        ind.plus_di(b.high, b.low, b.close, period), talib.PLUS_DI(b.high, b.low, b.close, period)
+    )
+    assert_matches_talib(
+        ind.minus_di(b.high, b.low, b.close, period), talib.MINUS_DI(b.high, b.low, b.close, period)
+    )
     if period >= 2:
-        assert_matches_talib(ind.adx(b.high, b.low, b.close, period), talib.ADX(b.high, b.low, b.close, period))
+        assert_matches_talib(
+            ind.adx(b.high, b.low, b.close, period), talib.ADX(b.high, b.low, b.close, period)
+        )

@@ -55,7 +55,9 @@ def test_mfi_matches_stockcharts_to_five_decimals(reference: Path) -> None:
 def test_obv_matches_stockcharts_from_the_first_bar_with_volume(reference: Path) -> None:
     # The first row has no volume (NaN): like ta-lib-python, OBV starts at the first full bar.
     frame = pl.read_csv(reference / "cs-obv.csv")
-    assert_printed(ind.obv(column(frame, "Close"), column(frame, "Volume")), column(frame, "OBV"), 0)
+    assert_printed(
+        ind.obv(column(frame, "Close"), column(frame, "Volume")), column(frame, "OBV"), 0
+    )
 
 
 def test_fast_stochastic_matches_stockcharts_to_six_decimals(reference: Path) -> None:
@@ -72,13 +74,17 @@ def test_fast_stochastic_matches_stockcharts_to_six_decimals(reference: Path) ->
 
 
 def test_adx_converges_to_stockcharts_once_the_seed_has_decayed(reference: Path) -> None:
-    # Definition differs in the seed: StockCharts starts TR14/DM14 at the plain sum of the first 14
-    # bars, TA-Lib at the sum of 13 followed by one Wilder step. Wilder smoothing forgets the seed by
-    # 13/14 a bar, so after ~400 bars both agree to the 7 printed decimals.
+    # Definition differs in the seed: StockCharts starts TR14/DM14 at the plain sum of the first
+    # 14 bars, TA-Lib at the sum of 13 followed by one Wilder step. Wilder smoothing forgets the
+    # seed by 13/14 a bar, so after ~400 bars both agree to the 7 printed decimals.
     frame = pl.read_csv(reference / "cs-adx.csv")
     hlc = [column(frame, c) for c in ("High", "Low", "Close")]
     tail = slice(450, None)
-    for ours, name in ((ind.adx(*hlc, 14), "ADX"), (ind.plus_di(*hlc, 14), "+DI14"), (ind.minus_di(*hlc, 14), "-DI14")):
+    for ours, name in (
+        (ind.adx(*hlc, 14), "ADX"),
+        (ind.plus_di(*hlc, 14), "+DI14"),
+        (ind.minus_di(*hlc, 14), "-DI14"),
+    ):
         assert_printed(ours[tail], column(frame, name)[tail], 7)
 
 
