@@ -30,6 +30,9 @@ def contract_decimal(value: Decimal) -> Decimal:
     """``value`` rounded (half-even) to what a contract holds: 28 digits, 18 decimal places."""
     integer_digits = max(value.adjusted() + 1, 1) if value else 1
     places = min(MAX_DECIMAL_PLACES, MAX_DIGITS - integer_digits)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent <= places:
+        return value
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
