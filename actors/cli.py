@@ -13,6 +13,7 @@ from trading.config import SIGNATURE_KEY_ENV, ConfigError, load_settings, sign_c
 from trading.contracts import Timeframe
 
 Handler = Callable[[argparse.Namespace], int]
+JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
 
 
 def _config_show(args: argparse.Namespace) -> int:
@@ -89,6 +90,22 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if any(p.error for p in summary.progress) else 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from trading.journal.chain import verify
+
+    key = os.environ.get(JOURNAL_KEY_ENV)
+    try:
+        report = verify(args.path, key.encode() if key else None)
+    except OSError as exc:
+        print(f"audit error: {args.path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if report.ok:
+        print(f"{args.path}: ok, {report.records} records, head {report.last_hash[:16]}")
+        return 0
+    print(f"{args.path}: TAMPERED at {report.first_bad}", file=sys.stderr)
+    return 1
+
+
 def _data_check(args: argparse.Namespace) -> int:
     from trading.market.frames import BarFileError
     from trading.market.quality import check_file
@@ -131,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeframe", required=True, choices=[tf.value for tf in Timeframe], help="bar length"
     )
     data_check.set_defaults(handler=_data_check)
+    audit = commands.add_parser("audit", help="verify the hash-chained audit journal")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_verify = audit_commands.add_parser(
+        "verify", help=f"exit 0 if intact, 1 naming the first bad record (${JOURNAL_KEY_ENV})"
+    )
+    audit_verify.add_argument("path", type=Path, metavar="PATH")
+    audit_verify.set_defaults(handler=_audit_verify)
+
     run = commands.add_parser(
         "run", help="run the paper session (embedded Ray, bundled real data by default)"
     )

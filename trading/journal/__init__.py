@@ -1,0 +1,1 @@
+"""Journal: the hash-chained audit log of every decision, and the SQL store beside it."""
