@@ -92,10 +92,11 @@ def test_leading_nans_are_skipped_like_ta_lib_python() -> None:
 
 
 def test_nan_gap_poisons_running_totals_and_recursions_like_talib() -> None:
-    # A NaN after the start enters TA-Lib's running sums and recursions and stays there: SMA,
-    # EMA, RSI, MACD, BBANDS, ATR's seed and ADX are NaN from the gap on. Window-recomputing
-    # indicators (CCI) recover once the gap leaves the window; MFI and OBV treat the NaN move
-    # as "no move". Ours does the same: assert equality with TA-Lib, NaN positions included.
+    # A NaN after the start enters TA-Lib's running sums and recursions and stays there (SMA,
+    # EMA, RSI); window-recomputing CCI recovers once the gap leaves the window; MFI and OBV take
+    # the NaN move as "no move"; ATR's true range ignores a NaN previous close. Asserted equal to
+    # TA-Lib, NaN positions included, for these seven. Not asserted against TA-Lib: STOCH (TA-Lib
+    # tracks the extreme index path-dependently; ours is NaN while the gap is in the window).
     close = 100.0 + np.sin(np.arange(N))
     close[30] = np.nan
     a = hlcv(close)
