@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -423,7 +423,7 @@ class LocalVenue:
 
 
 class _Streaming(Protocol):
-    def stream(self) -> AsyncIterator[MarketBar]: ...
+    def stream(self) -> AsyncGenerator[MarketBar, None]: ...
 
 
 async def collect(

@@ -17,7 +17,7 @@ import random
 import re
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -504,7 +504,14 @@ class BinanceFeed:
     once the skew is back in bounds the next bar's gap is filled from REST. The skew is measured
     on every connect and every ``skew_check_s`` while streaming.
 
-    One consumer per feed: ``stream()`` keeps the dedupe state on the feed.
+    Reconnects wait ``backoff.delay_s(n)`` for the n-th consecutive failure (reset by the first
+    bar a connection delivers); ``max_attempts`` reconnects in a row without one raise
+    ``FeedUnavailableError`` (None: retry forever). A socket silent for ``stale_after_s`` is
+    closed and replaced. REST is part of a healthy connection: without it the skew cannot be
+    checked nor gaps filled, so a REST failure counts as a connection failure.
+    ``clock`` is the local clock the skew is measured against (tests pass the venue's).
+
+    Order is per (symbol, timeframe); one consumer per feed (``stream()`` keeps dedupe state).
     """
 
     def __init__(
@@ -592,7 +599,7 @@ class BinanceFeed:
             symbol, timeframe, epoch_ms(start), min(epoch_ms(end), closed_end_ms)
         )
 
-    async def stream(self) -> AsyncIterator[MarketBar]:
+    async def stream(self) -> AsyncGenerator[MarketBar, None]:
         """Bar updates forever: reconnects, repairs gaps, drops duplicates (see the class)."""
         attempt = 0
         while True:

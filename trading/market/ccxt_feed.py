@@ -11,7 +11,7 @@ import importlib
 import logging
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import ModuleType
@@ -159,7 +159,7 @@ class CcxtFeed:
                 logger.warning("rejected ccxt row %.200r: %s", row, exc)
         return bars
 
-    async def stream(self) -> AsyncIterator[MarketBar]:
+    async def stream(self) -> AsyncGenerator[MarketBar, None]:
         """Closed bars as they close, polled every ``poll_s``; each key strictly increasing."""
         while True:
             now_ms = self.clock()
