@@ -63,6 +63,22 @@ def test_event_time_can_only_raise_the_skew_estimate() -> None:
     assert not guard.exceeded
 
 
+def test_a_round_trip_too_slow_to_decide_is_ignored() -> None:
+    guard = SkewGuard(max_skew_ms=250)
+    assert not guard.observe_server_time(server_ms=20_000, sent_ms=0, received_ms=20_000)
+    assert guard.skew_ms is None
+    assert guard.inconclusive == 1
+    assert guard.observe_server_time(server_ms=10_100, sent_ms=10_000, received_ms=10_000)
+    assert guard.skew_ms == 100
+
+
+def test_network_latency_alone_is_no_evidence_of_skew() -> None:
+    guard = SkewGuard(max_skew_ms=250)
+    guard.observe_event(event_ms=1_000, received_ms=1_600)
+    assert guard.skew_ms is None
+    assert not guard.exceeded
+
+
 def _bar(symbol: str, index: int, closed: bool) -> MarketBar:
     price = Decimal(100 + index)
     return MarketBar(

@@ -401,21 +401,30 @@ class SkewGuard:
     """Venue clock minus local clock, and whether it is beyond ``max_skew_ms``.
 
     REST ``/api/v3/time`` gives the estimate (server time minus the midpoint of the fastest of a
-    few round trips, NTP-style, error at most rtt/2); an event time ``E`` ahead of our receive
-    time proves the venue at least that far ahead, so it can only raise the estimate.
+    few round trips, NTP-style, error at most rtt/2). A sample with rtt/2 > ``max_skew_ms``
+    cannot tell a good clock from a bad one, so it is counted as inconclusive and ignored. An
+    event time ``E`` ahead of our receive time proves the venue at least that far ahead, so it
+    can only raise the estimate.
     """
 
     max_skew_ms: float = 250.0
     skew_ms: float | None = None
     rtt_ms: float | None = None
+    inconclusive: int = 0
 
-    def observe_server_time(self, server_ms: int, sent_ms: int, received_ms: int) -> None:
+    def observe_server_time(self, server_ms: int, sent_ms: int, received_ms: int) -> bool:
+        """Take one round trip into the estimate; False if it was too slow to decide anything."""
+        rtt_ms = float(received_ms - sent_ms)
+        if rtt_ms / 2 > self.max_skew_ms:
+            self.inconclusive += 1
+            return False
         self.skew_ms = server_ms - (sent_ms + received_ms) / 2
-        self.rtt_ms = float(received_ms - sent_ms)
+        self.rtt_ms = rtt_ms
+        return True
 
     def observe_event(self, event_ms: int, received_ms: int) -> None:
         lower_bound = float(event_ms - received_ms)
-        if self.skew_ms is None or lower_bound > self.skew_ms:
+        if lower_bound > (0.0 if self.skew_ms is None else self.skew_ms):
             self.skew_ms = lower_bound
 
     @property
@@ -651,7 +660,10 @@ class BinanceFeed:
             if best is None or received_ms - sent_ms < best[2] - best[0]:
                 best = (sent_ms, server_ms, received_ms)
         assert best is not None  # noqa: S101 - skew_samples >= 1
-        self.health.skew.observe_server_time(best[1], best[0], best[2])
+        if not self.health.skew.observe_server_time(best[1], best[0], best[2]):
+            logger.warning(
+                "clock skew unknown: fastest /api/v3/time round trip took %d ms", best[2] - best[0]
+            )
         self._next_skew_check = asyncio.get_running_loop().time() + self.skew_check_s
         if self.health.skew.exceeded:
             logger.warning(
