@@ -1,0 +1,275 @@
+"""Venue adapter speaking Binance spot REST + the user-data WebSocket (``executionReport``).
+
+Used against the paper exchange; the same wire shapes as Binance (requests are not signed:
+a real account goes through the ccxt adapter). Failures are classified for the engine: a
+timeout, a dropped connection after the request went out, or a 5xx leaves the outcome unknown;
+a refused connection, 429 or -1021 (outside recvWindow) means the venue did not act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from trading.contracts import Liquidity, OrderIntent, OrderStatus, OrderType, Quantity
+from trading.execution.gateway import (
+    Accepted,
+    Canceled,
+    Expired,
+    Filled,
+    OrderEvent,
+    OrderEventRecord,
+    Rejected,
+    Replaced,
+    VenueFill,
+    VenueReport,
+)
+from trading.execution.retry import (
+    Network,
+    RateLimited,
+    ServerError,
+    Timeout,
+    VenueError,
+    VenueRejected,
+)
+from trading.execution.rules import venue_symbol
+from trading.execution.venue import PlaceAck
+
+ORDER_TYPES = {
+    OrderType.MARKET: "MARKET",
+    OrderType.LIMIT: "LIMIT",
+    OrderType.STOP_MARKET: "STOP_LOSS",
+    OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT",
+}
+STATUSES = {
+    "NEW": OrderStatus.ACCEPTED,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "PENDING_CANCEL": OrderStatus.PENDING_CANCEL,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+}
+ORDER_NOT_FOUND = -2013
+OUTSIDE_RECV_WINDOW = -1021
+DUPLICATE_ORDER = -2010
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def order_params(intent: OrderIntent) -> dict[str, str]:
+    """The ``POST /api/v3/order`` parameters of an intent; its client id is ``newClientOrderId``."""
+    params = {
+        "symbol": venue_symbol(intent.symbol),
+        "side": intent.side.value,
+        "type": ORDER_TYPES[intent.order_type],
+        "quantity": format(intent.quantity, "f"),
+        "newClientOrderId": intent.client_order_id,
+        "newOrderRespType": "RESULT",
+    }
+    if intent.limit_price is not None:
+        params["price"] = format(intent.limit_price, "f")
+        params["timeInForce"] = intent.time_in_force.value
+    if intent.stop_price is not None:
+        params["stopPrice"] = format(intent.stop_price, "f")
+    return params
+
+
+def execution_event(report: Mapping[str, Any]) -> OrderEventRecord | None:
+    """Our event for one ``executionReport``; None for kinds the order book does not track."""
+    kind = report["x"]
+    event: OrderEvent
+    if kind == "NEW":
+        event = Accepted(venue_order_id=str(report["i"]))
+    elif kind == "TRADE":
+        event = Filled(
+            trade_id=str(report["t"]),
+            quantity=Decimal(report["l"]),
+            price=Decimal(report["L"]),
+            fee=Decimal(report["n"]),
+            fee_asset=report["N"],
+            liquidity=Liquidity.MAKER if report["m"] else Liquidity.TAKER,
+        )
+    elif kind == "CANCELED":
+        event = Canceled()
+    elif kind == "REJECTED":
+        event = Rejected(reason=str(report.get("r") or "rejected by venue"))
+    elif kind in ("EXPIRED", "TRADE_PREVENTION"):
+        event = Expired()
+    elif kind == "REPLACED":
+        price = Decimal(report["p"])
+        event = Replaced(quantity=Decimal(report["q"]), limit_price=price if price > 0 else None)
+    else:
+        return None
+    client_order_id = report.get("C") or report["c"]
+    return OrderEventRecord(client_order_id=client_order_id, ts=from_ms(report["E"]), event=event)
+
+
+class BinanceUserStream:
+    """The user-data WebSocket as batches of order events."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        self._socket = socket
+
+    async def __aiter__(self) -> AsyncIterator[Sequence[OrderEventRecord]]:
+        async for message in self._socket:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            payload = json.loads(message.data)
+            if payload.get("e") != "executionReport":
+                continue
+            record = execution_event(payload)
+            if record is not None:
+                yield [record]
+
+    async def close(self) -> None:
+        await self._socket.close()
+
+
+class BinanceVenue:
+    """Binance-compatible REST + WS venue at ``base_url`` (the paper exchange by default)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str = "paper",
+        request_timeout_s: float = 2.0,
+        recv_window_ms: int = 5_000,
+        api_key: str | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.recv_window_ms = recv_window_ms
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        headers = {"X-MBX-APIKEY": api_key} if api_key else {}
+        self._session: aiohttp.ClientSession | None = None
+        self._headers = headers
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+        return self._session
+
+    async def _call(self, method: str, path: str, params: Mapping[str, str]) -> Any:
+        try:
+            async with self._http().request(
+                method, self.base_url + path, params=params
+            ) as response:
+                body = await response.text()
+                if response.status < 300:
+                    return json.loads(body)
+                raise self._failure(response.status, response.headers, body)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as error:
+            raise VenueError(Timeout(), outcome_unknown=True) from error
+        except aiohttp.ClientConnectorError as error:
+            raise VenueError(Network(), outcome_unknown=False) from error
+        except aiohttp.ClientError as error:
+            raise VenueError(Network(), outcome_unknown=True) from error
+
+    @staticmethod
+    def _failure(status: int, headers: Mapping[str, str], body: str) -> VenueError:
+        try:
+            answer = json.loads(body)
+            code, msg = int(answer.get("code", 0)), str(answer.get("msg", body))
+        except (ValueError, AttributeError):
+            code, msg = 0, body[:200] or f"HTTP {status}"
+        if status in (418, 429):
+            after = headers.get("Retry-After")
+            retry_after_ms = int(float(after) * 1000) if after else None
+            return VenueError(RateLimited(retry_after_ms=retry_after_ms), outcome_unknown=False)
+        if status >= 500:
+            return VenueError(ServerError(status=status), outcome_unknown=True, code=code)
+        if code == OUTSIDE_RECV_WINDOW:
+            return VenueError(Network(), outcome_unknown=False, code=code)
+        reason = f"{code}: {msg}" if code else msg
+        return VenueError(
+            VenueRejected(status=status, reason=reason),
+            outcome_unknown=code == DUPLICATE_ORDER,
+            code=code,
+        )
+
+    async def place(self, intent: OrderIntent, timestamp_ms: int) -> PlaceAck:
+        params = order_params(intent)
+        params["timestamp"] = str(timestamp_ms)
+        params["recvWindow"] = str(self.recv_window_ms)
+        answer = await self._call("POST", "/api/v3/order", params)
+        return PlaceAck(venue_order_id=str(answer["orderId"]), status=STATUSES[answer["status"]])
+
+    async def query(self, symbol: str, client_order_id: str) -> VenueReport:
+        """The order by client id plus its trades; ``found=False`` when the venue never had it."""
+        pair = venue_symbol(symbol)
+        now = datetime.now(UTC)
+        try:
+            order = await self._call(
+                "GET", "/api/v3/order", {"symbol": pair, "origClientOrderId": client_order_id}
+            )
+        except VenueError as error:
+            if error.code == ORDER_NOT_FOUND:
+                return VenueReport(found=False, ts=now)
+            raise
+        trades = await self._call(
+            "GET", "/api/v3/myTrades", {"symbol": pair, "orderId": str(order["orderId"])}
+        )
+        status = STATUSES[order["status"]]
+        return VenueReport(
+            found=True,
+            status=status,
+            venue_order_id=str(order["orderId"]),
+            fills=tuple(
+                VenueFill(
+                    trade_id=str(t["id"]),
+                    quantity=Decimal(t["qty"]),
+                    price=Decimal(t["price"]),
+                    fee=Decimal(t["commission"]),
+                    fee_asset=t["commissionAsset"],
+                    liquidity=Liquidity.MAKER if t["isMaker"] else Liquidity.TAKER,
+                    ts=from_ms(t["time"]),
+                )
+                for t in trades
+            ),
+            reason="rejected by venue" if status is OrderStatus.REJECTED else None,
+            ts=now,
+        )
+
+    async def cancel(self, symbol: str, client_order_id: str) -> None:
+        params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
+        await self._call("DELETE", "/api/v3/order", params)
+
+    async def amend(self, symbol: str, client_order_id: str, quantity: Quantity) -> None:
+        params = {
+            "symbol": venue_symbol(symbol),
+            "origClientOrderId": client_order_id,
+            "newQty": format(quantity, "f"),
+        }
+        await self._call("PUT", "/api/v3/order/amend/keepPriority", params)
+
+    async def balances(self) -> dict[str, Decimal]:
+        answer = await self._call("GET", "/api/v3/account", {})
+        return {b["asset"]: Decimal(b["free"]) + Decimal(b["locked"]) for b in answer["balances"]}
+
+    async def ping(self) -> None:
+        await self._call("GET", "/api/v3/ping", {})
+
+    async def open_user_stream(self) -> BinanceUserStream:
+        answer = await self._call("POST", "/api/v3/userDataStream", {})
+        url = f"{self.base_url.replace('http', 'ws', 1)}/ws/{answer['listenKey']}"
+        try:
+            socket = await self._http().ws_connect(url, heartbeat=5.0)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise VenueError(Network(), outcome_unknown=False) from error
+        return BinanceUserStream(socket)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            await asyncio.sleep(0)

@@ -1,0 +1,773 @@
+"""The paper exchange: a local Binance-compatible venue matching orders against replayed bars.
+
+REST (``/api/v3/order``, ``/api/v3/myTrades``, ``/api/v3/account``, ...) and a user-data
+WebSocket pushing ``executionReport`` events, on 127.0.0.1. Orders match against real bars:
+market, limit and stop orders, partial fills bounded by a share of each bar's volume,
+maker/taker fees charged in the quote asset, latency. Fault injection: outage (the port closes),
+timeouts after accept, rate-limit storms (429 + Retry-After), partial-fill storms, duplicate and
+out-of-order events. Every order ever accepted is kept by client id; a repeated client id is
+refused with -2010 and counted in ``duplicate_attempts``: the proof that nothing was sent twice.
+
+Run it alone: ``python -m trading.execution.paper --port 0 --data BTC/USDT=FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading.execution.gateway import InstrumentRules
+from trading.execution.rules import binance_spot_rules, venue_symbol
+
+QUOTE_PLACES = Decimal("0.00000001")
+ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")
+INITIAL_QUOTE = Decimal(1_000_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperBar:
+    open_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+def load_bars(path: Path | str, start_row: int = 0, rows: int | None = None) -> list[PaperBar]:
+    """Bars of a shared-data file (CSV or Parquet), validated by ``trading.market.frames``."""
+    from trading.market.frames import read_bars
+
+    columns = read_bars(path).columns()
+    end = len(columns) if rows is None else start_row + rows
+    cut = columns.take(slice(start_row, end))
+    return [
+        PaperBar(int(t), *(Decimal(repr(v)) for v in values))
+        for t, *values in zip(
+            cut.open_time_ms.tolist(),
+            cut.open.tolist(),
+            cut.high.tolist(),
+            cut.low.tolist(),
+            cut.close.tolist(),
+            cut.volume.tolist(),
+            strict=True,
+        )
+    ]
+
+
+class Faults(BaseModel):
+    """What the exchange does wrong, and how often (probabilities per request or event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: int = Field(0, ge=0)
+    timeout_after_accept: float = Field(0.0, ge=0, le=1)
+    hang_s: float = Field(30.0, gt=0)
+    rate_limit: float = Field(0.0, ge=0, le=1)
+    retry_after_s: int = Field(1, ge=0)
+    partial_fill_storm: bool = False
+    duplicate_events: float = Field(0.0, ge=0, le=1)
+    shuffle_events: bool = False
+
+
+class BinanceError(Exception):
+    """A Binance error answer: HTTP status, code and message."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.status, self.code, self.msg = status, code, msg
+
+
+@dataclass(slots=True)
+class PaperTrade:
+    trade_id: int
+    order_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_buyer: bool
+    is_maker: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "id": self.trade_id,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "price": _text(self.price),
+            "qty": _text(self.qty),
+            "quoteQty": _text(self.price * self.qty),
+            "commission": _text(self.commission),
+            "commissionAsset": self.commission_asset,
+            "time": self.time_ms,
+            "isBuyer": self.is_buyer,
+            "isMaker": self.is_maker,
+            "isBestMatch": True,
+        }
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None
+    time_in_force: str
+    created_ms: int
+    status: str = "NEW"
+    executed: Decimal = Decimal(0)
+    quote: Decimal = Decimal(0)
+    triggered: bool = False
+    updated_ms: int = 0
+    trades: list[PaperTrade] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.executed
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "price": _text(self.price or Decimal(0)),
+            "origQty": _text(self.quantity),
+            "executedQty": _text(self.executed),
+            "cummulativeQuoteQty": _text(self.quote),
+            "status": self.status,
+            "timeInForce": self.time_in_force,
+            "type": self.type,
+            "side": self.side,
+            "stopPrice": _text(self.stop_price or Decimal(0)),
+            "time": self.created_ms,
+            "updateTime": self.updated_ms,
+            "isWorking": self.triggered or not self.type.startswith("STOP"),
+            "workingTime": self.created_ms,
+            "selfTradePreventionMode": "NONE",
+        }
+
+
+def _text(value: Decimal) -> str:
+    return format(value.quantize(QUOTE_PLACES), "f")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(ROUND_DOWN) * step
+
+
+class PaperExchange:
+    """The matching engine and account, without I/O: orders in, execution reports out."""
+
+    def __init__(
+        self,
+        bars: Mapping[str, Sequence[PaperBar]],
+        rules: Mapping[str, InstrumentRules] | None = None,
+        *,
+        volume_share: Decimal = Decimal("0.25"),
+        maker_fee_rate: Decimal = Decimal("0.001"),
+        taker_fee_rate: Decimal = Decimal("0.001"),
+        faults: Faults | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.bars = {venue_symbol(s): list(b) for s, b in bars.items()}
+        unified = {venue_symbol(s): s for s in bars}
+        rules = rules or {s: binance_spot_rules(s) for s in bars}
+        self.rules = {venue_symbol(s): r for s, r in rules.items()}
+        self.assets = {v: tuple(u.partition(":")[0].split("/")) for v, u in unified.items()}
+        self.volume_share = volume_share
+        self.maker_fee_rate, self.taker_fee_rate = maker_fee_rate, taker_fee_rate
+        self.faults = faults or Faults()
+        self.random = random.Random(seed)  # noqa: S311 - seeded fault schedule, not crypto
+        self.bar_index = dict.fromkeys(self.bars, 0)
+        self.budget = {s: self._bar_budget(s) for s in self.bars}
+        self.orders: dict[str, PaperOrder] = {}
+        self.duplicate_attempts = 0
+        self.balances: dict[str, Decimal] = {}
+        for base, quote in self.assets.values():
+            self.balances.setdefault(base, Decimal(0))
+            self.balances.setdefault(quote, INITIAL_QUOTE)
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        self.reports: list[dict[str, Any]] = []
+
+    # ----------------------------------------------------------------- market clock
+
+    def bar(self, symbol: str) -> PaperBar:
+        return self.bars[symbol][self.bar_index[symbol]]
+
+    def _bar_budget(self, symbol: str) -> Decimal:
+        return self.bar(symbol).volume * self.volume_share
+
+    def step(self) -> None:
+        """Advance every symbol one bar (holding at the last) and match resting orders."""
+        for symbol, bars in self.bars.items():
+            self.bar_index[symbol] = min(self.bar_index[symbol] + 1, len(bars) - 1)
+            self.budget[symbol] = self._bar_budget(symbol)
+        for order in list(self.orders.values()):
+            if order.is_open:
+                self._match(order, arriving=False)
+
+    # ----------------------------------------------------------------- requests
+
+    def place(self, params: Mapping[str, str]) -> PaperOrder:
+        """``POST /api/v3/order``: validate like Binance, accept, match what is marketable."""
+        symbol = _param(params, "symbol")
+        if symbol not in self.bars:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        side = _param(params, "side")
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(400, -1102, "Param 'side' must be BUY or SELL.")
+        order_type = _param(params, "type")
+        if order_type not in ORDER_TYPES:
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        client_id = params.get("newClientOrderId") or f"paper-{self._next_order_id}"
+        if client_id in self.orders:
+            self.duplicate_attempts += 1
+            raise BinanceError(400, -2010, "Duplicate order sent.")
+        quantity = _decimal(params, "quantity")
+        price = _decimal(params, "price") if "LIMIT" in order_type else None
+        stop = _decimal(params, "stopPrice") if order_type.startswith("STOP") else None
+        tif = params.get("timeInForce", "GTC") if price is not None else "GTC"
+        if tif not in ("GTC", "IOC", "FOK"):
+            raise BinanceError(400, -1115, "Invalid timeInForce.")
+        self._check_filters(symbol, quantity, price, stop)
+        now = _now_ms()
+        order = PaperOrder(
+            order_id=self._next_order_id,
+            client_order_id=client_id,
+            symbol=symbol,
+            side=side,
+            type=order_type,
+            quantity=quantity,
+            price=price,
+            stop_price=stop,
+            time_in_force=tif,
+            created_ms=now,
+            updated_ms=now,
+        )
+        self._next_order_id += 1
+        self.orders[client_id] = order
+        self._report(order, "NEW")
+        self._match(order, arriving=True)
+        if order.is_open and tif in ("IOC", "FOK"):
+            order.status = "EXPIRED"
+            self._report(order, "EXPIRED")
+        return order
+
+    def _check_filters(
+        self, symbol: str, quantity: Decimal, price: Decimal | None, stop: Decimal | None
+    ) -> None:
+        rules = self.rules[symbol]
+        if quantity < rules.min_quantity or quantity % rules.lot_size != 0:
+            raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+        for value in (price, stop):
+            if value is not None and value % rules.tick_size != 0:
+                raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+        reference = price or stop or self.bar(symbol).close
+        if quantity * reference < rules.min_notional:
+            raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
+
+    def order(self, params: Mapping[str, str], code: int, msg: str) -> PaperOrder:
+        client_id = params.get("origClientOrderId")
+        order = self.orders.get(client_id) if client_id else None
+        if order is None and "orderId" in params:
+            order = next(
+                (o for o in self.orders.values() if str(o.order_id) == params["orderId"]), None
+            )
+        if order is None or order.symbol != params.get("symbol"):
+            raise BinanceError(400, code, msg)
+        return order
+
+    def cancel(self, params: Mapping[str, str]) -> PaperOrder:
+        order = self.order(params, -2011, "Unknown order sent.")
+        if not order.is_open:
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        order.updated_ms = _now_ms()
+        self._report(order, "CANCELED")
+        return order
+
+    def amend(self, params: Mapping[str, str]) -> PaperOrder:
+        """``PUT /api/v3/order/amend/keepPriority``: reduce the quantity of an open order."""
+        order = self.order(params, -2013, "Order does not exist.")
+        new_qty = _decimal(params, "newQty")
+        if not order.is_open:
+            raise BinanceError(400, -2013, "Order does not exist.")
+        if not order.executed < new_qty < order.quantity:
+            raise BinanceError(400, -2038, "Order amend (quantity increase) is not supported.")
+        self._check_filters(order.symbol, new_qty, order.price, order.stop_price)
+        order.quantity = new_qty
+        order.updated_ms = _now_ms()
+        self._report(order, "REPLACED")
+        return order
+
+    # ----------------------------------------------------------------- matching
+
+    def _match(self, order: PaperOrder, *, arriving: bool) -> None:
+        bar = self.bar(order.symbol)
+        buy = order.side == "BUY"
+        current = bar.close if arriving else bar.open
+        if order.stop_price is not None and not order.triggered:
+            probe = current if arriving else (bar.high if buy else bar.low)
+            if (buy and probe < order.stop_price) or (not buy and probe > order.stop_price):
+                return
+            order.triggered = True
+            if not arriving:
+                current = max(current, order.stop_price) if buy else min(current, order.stop_price)
+        maker = False
+        if order.price is None:
+            fill_price = current
+        elif arriving:
+            if (buy and current > order.price) or (not buy and current < order.price):
+                return
+            fill_price = current
+        else:
+            if (buy and bar.low > order.price) or (not buy and bar.high < order.price):
+                return
+            fill_price, maker = order.price, True
+        self._fill(order, fill_price, maker)
+
+    def _fill(self, order: PaperOrder, price: Decimal, maker: bool) -> None:
+        lot = self.rules[order.symbol].lot_size
+        quantity = min(order.remaining, _floor_to(self.budget[order.symbol], lot))
+        if order.time_in_force == "FOK" and quantity < order.remaining:
+            return
+        if self.faults.partial_fill_storm:
+            piece = _floor_to(order.remaining * Decimal(self.random.uniform(0.1, 0.5)), lot)
+            quantity = min(quantity, max(piece, lot))
+        if quantity <= 0:
+            return
+        self.budget[order.symbol] -= quantity
+        rate = self.maker_fee_rate if maker else self.taker_fee_rate
+        base, quote = self.assets[order.symbol]
+        commission = (price * quantity * rate).quantize(QUOTE_PLACES, ROUND_HALF_UP)
+        now = _now_ms()
+        trade = PaperTrade(
+            trade_id=self._next_trade_id,
+            order_id=order.order_id,
+            symbol=order.symbol,
+            price=price,
+            qty=quantity,
+            commission=commission,
+            commission_asset=quote,
+            time_ms=now,
+            is_buyer=order.side == "BUY",
+            is_maker=maker,
+        )
+        self._next_trade_id += 1
+        order.trades.append(trade)
+        order.executed += quantity
+        order.quote += price * quantity
+        order.updated_ms = now
+        order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        sign = 1 if order.side == "BUY" else -1
+        self.balances[base] += sign * quantity
+        self.balances[quote] -= sign * price * quantity + commission
+        self._report(order, "TRADE", trade)
+
+    def _report(self, order: PaperOrder, execution: str, trade: PaperTrade | None = None) -> None:
+        now = _now_ms()
+        canceled = execution == "CANCELED"
+        self.reports.append(
+            {
+                "e": "executionReport",
+                "E": now,
+                "s": order.symbol,
+                "c": f"cancel-{order.order_id}" if canceled else order.client_order_id,
+                "C": order.client_order_id if canceled else "",
+                "S": order.side,
+                "o": order.type,
+                "f": order.time_in_force,
+                "q": _text(order.quantity),
+                "p": _text(order.price or Decimal(0)),
+                "P": _text(order.stop_price or Decimal(0)),
+                "x": execution,
+                "X": order.status,
+                "r": "NONE",
+                "i": order.order_id,
+                "l": _text(trade.qty if trade else Decimal(0)),
+                "z": _text(order.executed),
+                "L": _text(trade.price if trade else Decimal(0)),
+                "n": _text(trade.commission if trade else Decimal(0)),
+                "N": trade.commission_asset if trade else None,
+                "T": now,
+                "t": trade.trade_id if trade else -1,
+                "m": trade.is_maker if trade else False,
+                "Z": _text(order.quote),
+            }
+        )
+
+    def take_reports(self) -> list[dict[str, Any]]:
+        """Reports since the last call, with duplicate/out-of-order faults applied."""
+        reports, self.reports = self.reports, []
+        if self.faults.duplicate_events:
+            reports = [
+                copy
+                for r in reports
+                for copy in ([r, r] if self.random.random() < self.faults.duplicate_events else [r])
+            ]
+        if self.faults.shuffle_events:
+            self.random.shuffle(reports)
+        return reports
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.orders),
+            "duplicate_attempts": self.duplicate_attempts,
+            "bar_index": self.bar_index,
+            "balances": {a: format(v, "f") for a, v in self.balances.items()},
+            "orders": {
+                cid: {
+                    "status": o.status,
+                    "executed": format(o.executed, "f"),
+                    "symbol": o.symbol,
+                    "side": o.side,
+                }
+                for cid, o in self.orders.items()
+            },
+        }
+
+
+def _param(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise BinanceError(
+            400,
+            -1102,
+            f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+        )
+    return value
+
+
+def _decimal(params: Mapping[str, str], name: str) -> Decimal:
+    text = _param(params, name)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value <= 0:
+        raise BinanceError(400, -1102, f"Illegal characters found in parameter '{name}'.")
+    return value
+
+
+class PaperServer:
+    """The exchange on 127.0.0.1: REST, user-data WebSocket, admin endpoints, fault switches."""
+
+    def __init__(
+        self,
+        exchange: PaperExchange,
+        *,
+        bar_interval_ms: int = 50,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.exchange = exchange
+        self.bar_interval_ms = bar_interval_ms
+        self.host, self.port = host, port
+        self.outage_until = 0.0
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
+        self._closing = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        app = web.Application(middlewares=[self._faults_middleware])
+        app.add_routes(
+            [
+                web.get("/api/v3/ping", self._ping),
+                web.get("/api/v3/time", self._time),
+                web.post("/api/v3/order", self._place),
+                web.get("/api/v3/order", self._query),
+                web.delete("/api/v3/order", self._cancel),
+                web.put("/api/v3/order/amend/keepPriority", self._amend),
+                web.get("/api/v3/myTrades", self._trades),
+                web.get("/api/v3/account", self._account),
+                web.post("/api/v3/userDataStream", self._listen_key),
+                web.get("/ws/{listen_key}", self._user_stream),
+                web.get("/_paper/stats", self._stats),
+                web.post("/_paper/faults", self._set_faults),
+                web.post("/_paper/outage", self._outage),
+            ]
+        )
+        self.app = app
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        await self._open_site()
+        self._spawn(self._clock())
+
+    async def _open_site(self) -> None:
+        if self._runner is None:
+            raise RuntimeError("PaperServer.start() has not run")
+        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await self._site.start()
+        server = self._site._server
+        if self.port == 0 and server is not None and hasattr(server, "sockets"):
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._closing.set()
+        for task in list(self._tasks):
+            task.cancel()
+        for socket in list(self._sockets):
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----------------------------------------------------------------- faults
+
+    @property
+    def in_outage(self) -> bool:
+        return time.monotonic() < self.outage_until
+
+    async def begin_outage(self, seconds: float) -> None:
+        """Close the port and every connection for ``seconds``, then listen again."""
+        self.outage_until = time.monotonic() + seconds
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        for socket in list(self._sockets):
+            await socket.close()
+        self._spawn(self._end_outage(seconds))
+
+    async def _end_outage(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._open_site()
+
+    @web.middleware
+    async def _faults_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.in_outage and request.transport is not None:
+            request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        faults = self.exchange.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        trading = request.path.startswith("/api/")
+        if trading and faults.rate_limit and self.exchange.random.random() < faults.rate_limit:
+            return web.json_response(
+                {"code": -1003, "msg": "Too many requests; current limit is 6000 per minute."},
+                status=429,
+                headers={"Retry-After": str(faults.retry_after_s)},
+            )
+        try:
+            response: web.StreamResponse = await handler(request)
+        except BinanceError as error:
+            return web.json_response({"code": error.code, "msg": error.msg}, status=error.status)
+        return response
+
+    # ----------------------------------------------------------------- handlers
+
+    async def _params(self, request: web.Request) -> dict[str, str]:
+        params = dict(request.query)
+        if request.can_read_body:
+            params.update({k: str(v) for k, v in (await request.post()).items()})
+        return params
+
+    def _check_window(self, params: Mapping[str, str]) -> None:
+        if "timestamp" not in params:
+            return
+        window = int(params.get("recvWindow", "5000"))
+        if _now_ms() > int(params["timestamp"]) + window:
+            raise BinanceError(
+                400, -1021, "Timestamp for this request is outside of the recvWindow."
+            )
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def _time(self, request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": _now_ms()})
+
+    async def _place(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        self._check_window(params)
+        order = self.exchange.place(params)
+        self._publish()
+        faults = self.exchange.faults
+        if (
+            faults.timeout_after_accept
+            and self.exchange.random.random() < faults.timeout_after_accept
+        ):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), faults.hang_s)
+        return web.json_response({**order.to_json(), "transactTime": order.created_ms})
+
+    async def _query(self, request: web.Request) -> web.Response:
+        order = self.exchange.order(await self._params(request), -2013, "Order does not exist.")
+        return web.json_response(order.to_json())
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        order = self.exchange.cancel(await self._params(request))
+        self._publish()
+        return web.json_response(order.to_json())
+
+    async def _amend(self, request: web.Request) -> web.Response:
+        order = self.exchange.amend(await self._params(request))
+        self._publish()
+        return web.json_response(
+            {"transactTime": order.updated_ms, "executionId": 0, "amendedOrder": order.to_json()}
+        )
+
+    async def _trades(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        symbol = _param(params, "symbol")
+        order_id = params.get("orderId")
+        trades = [
+            t.to_json()
+            for o in self.exchange.orders.values()
+            if o.symbol == symbol and (order_id is None or str(o.order_id) == order_id)
+            for t in o.trades
+        ]
+        return web.json_response(sorted(trades, key=lambda t: t["id"]))
+
+    async def _account(self, request: web.Request) -> web.Response:
+        balances = [
+            {"asset": a, "free": format(v, "f"), "locked": "0"}
+            for a, v in self.exchange.balances.items()
+        ]
+        return web.json_response({"accountType": "SPOT", "balances": balances})
+
+    async def _listen_key(self, request: web.Request) -> web.Response:
+        return web.json_response({"listenKey": f"paper{self.exchange.random.getrandbits(64):x}"})
+
+    async def _user_stream(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(heartbeat=5.0)
+        await socket.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._sockets.add(socket)
+        self._queues[socket] = queue
+        writer = asyncio.get_running_loop().create_task(self._write(socket, queue))
+        try:
+            async for message in socket:
+                if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            writer.cancel()
+            self._sockets.discard(socket)
+            self._queues.pop(socket, None)
+        return socket
+
+    async def _write(self, socket: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
+        latency = self.exchange.faults.latency_ms / 1000
+        while not socket.closed:
+            payload = await queue.get()
+            if latency:
+                await asyncio.sleep(latency)
+            await socket.send_str(payload)
+
+    def _publish(self) -> None:
+        for report in self.exchange.take_reports():
+            payload = json.dumps(report)
+            for queue in self._queues.values():
+                queue.put_nowait(payload)
+
+    async def _clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.bar_interval_ms / 1000)
+            self.exchange.step()
+            self._publish()
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.exchange.stats())
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        self.exchange.faults = Faults.model_validate(
+            {**self.exchange.faults.model_dump(), **update}
+        )
+        return web.json_response(self.exchange.faults.model_dump())
+
+    async def _outage(self, request: web.Request) -> web.Response:
+        seconds = float((await request.json())["seconds"])
+        self._spawn(self._outage_soon(seconds))
+        return web.json_response({"outage_s": seconds})
+
+    async def _outage_soon(self, seconds: float) -> None:
+        await asyncio.sleep(0.05)  # let the admin answer go out first
+        await self.begin_outage(seconds)
+
+
+def parse_data_args(items: Iterable[str]) -> dict[str, Path]:
+    """``SYMBOL=PATH`` pairs from the command line."""
+    pairs: dict[str, Path] = {}
+    for item in items:
+        symbol, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--data expects SYMBOL=PATH, got {item!r}")
+        pairs[symbol] = Path(path)
+    return pairs
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    bars = {
+        symbol: load_bars(path, args.start_row, args.rows)
+        for symbol, path in parse_data_args(args.data).items()
+    }
+    faults = Faults.model_validate_json(args.faults) if args.faults else Faults()
+    exchange = PaperExchange(bars, faults=faults, seed=args.seed)
+    server = PaperServer(exchange, bar_interval_ms=args.bar_interval_ms, port=args.port)
+    await server.start()
+    print(f"PAPER LISTENING {server.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m trading.execution.paper", description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data", action="append", required=True, help="SYMBOL=PATH, repeatable")
+    parser.add_argument("--start-row", type=int, default=0)
+    parser.add_argument("--rows", type=int, default=5_000)
+    parser.add_argument("--bar-interval-ms", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faults", default="", help="Faults as JSON")
+    asyncio.run(_serve(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
