@@ -11,6 +11,7 @@ from tests.risk.scenario import T0, book, fill, intent, market
 from trading.config import RiskLimits, load_settings
 from trading.contracts import DecisionOutcome, DenialReason, OrderDecision, Side
 from trading.risk import (
+    Correlations,
     MarketView,
     Portfolio,
     RiskPolicy,
@@ -186,21 +187,23 @@ def test_bad_input_is_denied_with_the_cause_in_evidence(
     assert needle in " ".join(f"{k} {v}" for k, v in decision.evidence.items())
 
 
-def test_an_unexpected_exception_becomes_a_denial_not_an_order() -> None:
+def test_a_non_decimal_mark_is_invalid_input() -> None:
     broken = MarketView(now=T0, marks={"BTC/USDT": "60000"})  # type: ignore[dict-item]
-    decision = evaluate(
-        intent("BTC/USDT", Side.BUY, "0.1"),
-        Portfolio(balance=D(100_000)),
-        broken,
-        policy=POLICY,
-        stop_price=D(58_800),
-    )
-    assert (decision.outcome, decision.reason) == (
-        DecisionOutcome.DENIED,
-        DenialReason.INVALID_INPUT,
-    )
-    assert "AttributeError" in decision.evidence["error"]
-    assert decision.to_order_decision().approved_quantity == 0
+    decision = _buy_btc(market=broken)
+    assert (decision.reason, decision.evidence["bad_mark"]) == ("INVALID_INPUT", "BTC/USDT")
+
+
+class _BrokenCorrelations(Correlations):
+    def cluster_row(self, symbol: str, threshold: float) -> dict[str, float]:
+        raise RuntimeError("correlation table corrupted")
+
+
+def test_an_unexpected_exception_becomes_a_denial_not_an_order() -> None:
+    broken = MarketView(now=T0, marks=BTC_MARKET.marks, correlations=_BrokenCorrelations())
+    decision = _buy_btc(market=broken)
+    assert (decision.outcome, decision.reason) == (DecisionOutcome.DENIED, "INVALID_INPUT")
+    assert decision.evidence["error"] == "RuntimeError: correlation table corrupted"
+    assert decision.approved_quantity == 0
 
 
 def test_leverage_above_the_hard_maximum_is_denied() -> None:

@@ -17,7 +17,7 @@ class Correlations:
     Pairs missing from the table (too little history, a constant price) count as uncorrelated.
     """
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_clusters", "_rows")
 
     def __init__(self, pairs: Mapping[tuple[str, str], float] | None = None) -> None:
         rows: dict[str, dict[str, float]] = {}
@@ -26,6 +26,7 @@ class Correlations:
                 rows.setdefault(a, {})[b] = float(rho)
                 rows.setdefault(b, {})[a] = float(rho)
         self._rows = rows
+        self._clusters: dict[tuple[str, float], dict[str, float]] = {}
 
     @classmethod
     def from_closes(cls, closes: Mapping[str, ArrayLike], window: int) -> Correlations:
@@ -55,6 +56,15 @@ class Correlations:
     def row(self, symbol: str) -> Mapping[str, float]:
         """Correlation of ``symbol`` with every other known symbol."""
         return self._rows.get(symbol, _EMPTY)
+
+    def cluster_row(self, symbol: str, threshold: float) -> Mapping[str, float]:
+        """Symbols with ``|rho| >= threshold`` to ``symbol`` (memoized: the table is immutable)."""
+        key = (symbol, threshold)
+        row = self._clusters.get(key)
+        if row is None:
+            row = {s: r for s, r in self.row(symbol).items() if abs(r) >= threshold}
+            self._clusters[key] = row
+        return row
 
     def symbols(self) -> Sequence[str]:
         return sorted(self._rows)

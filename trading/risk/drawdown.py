@@ -83,7 +83,9 @@ class DrawdownGuard(BaseModel):
         day_peak = equity if self.day != today or self.day_peak is None else self.day_peak
         month_peak = equity if self.month != month or self.month_peak is None else self.month_peak
         day_peak, month_peak = max(day_peak, equity), max(month_peak, equity)
-        self.day, self.day_peak, self.month, self.month_peak = today, day_peak, month, month_peak
+        peaks = (today, day_peak, month, month_peak)
+        if peaks != (self.day, self.day_peak, self.month, self.month_peak):  # skip no-op writes
+            self.day, self.day_peak, self.month, self.month_peak = peaks
         if self.state is TradingState.HALTED:
             return False
         release = self.release_time(cooldown)

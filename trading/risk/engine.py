@@ -43,13 +43,32 @@ class Mark:
     ts: datetime
 
 
+def _is_valid_mark(mark: object) -> bool:
+    return (
+        isinstance(mark, Mark)
+        and isinstance(mark.price, Decimal)
+        and mark.price.is_finite()
+        and mark.price > 0
+        and isinstance(mark.ts, datetime)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MarketView:
-    """What risk sees of the market at ``now``: marks and the per-bar correlation table."""
+    """What risk sees of the market at ``now``: marks and the per-bar correlation table.
+
+    Marks are checked once here (``invalid``: not a positive finite Decimal price with a time),
+    so ``evaluate`` can deny on them without re-checking every mark per call.
+    """
 
     now: datetime
     marks: Mapping[str, Mark]
     correlations: Correlations = field(default_factory=Correlations)
+    invalid: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        bad = frozenset(s for s, m in self.marks.items() if not _is_valid_mark(m))
+        object.__setattr__(self, "invalid", bad)
 
 
 def _fraction(pct: float) -> Decimal:
@@ -234,6 +253,11 @@ def _entry_price(intent: OrderIntent, mark: Decimal) -> Decimal:
     return mark
 
 
+def _stale(intent: OrderIntent, now: datetime, symbol: str, mark: Mark) -> RiskDecision:
+    numbers: dict[str, object] = {"stale_symbol": symbol, "mark_time": mark.ts.isoformat()}
+    return _deny(intent, now, DenialReason.STALE_MARKET_DATA, numbers)
+
+
 def _reduce(
     intent: OrderIntent, portfolio: Portfolio, held: Decimal, opposes: bool, now: datetime
 ) -> RiskDecision:
@@ -276,68 +300,75 @@ def _evaluate(
     if intent.reduce_only or (opposes and intent.quantity <= abs(held)):
         return _reduce(intent, portfolio, held, opposes, now)
 
-    # Marks, equity and exposure in one pass over the book.
+    # Marks, equity and exposure in one pass over the book (Decimal throughout).
     marks = market.marks
     stale_before = now - policy.stale_after
     mark = marks.get(symbol)
     if mark is None:
         return _deny(intent, now, DenialReason.STALE_MARKET_DATA, {"missing_mark": symbol})
+    if market.invalid:
+        bad = sorted(market.invalid & ({symbol} | portfolio.positions.keys()))
+        if bad:
+            return _deny(intent, now, DenialReason.INVALID_INPUT, {"bad_mark": " ".join(bad)})
     pending: dict[str, Decimal] = {}
     for client_id, order in portfolio.pending.items():
         if client_id != intent.client_order_id:
             pending[order.symbol] = pending.get(order.symbol, ZERO) + order.signed_quantity
-    book = [
-        (s, p.quantity, p.avg_entry_price) for s, p in portfolio.positions.items() if p.quantity
-    ]
-    if pending:
-        book += [(s, ZERO, None) for s in pending if s not in portfolio.positions]
-    row = market.correlations.row(symbol)
-    max_corr = policy.limits.max_correlation
-    unrealized = gross = same_side = cluster_others = own_qty = ZERO
+    cluster_row = market.correlations.cluster_row(symbol, policy.limits.max_correlation)
+    marked = cost = long_sum = short_sum = cluster_others = own_qty = ZERO
     cluster: list[str] = []
-    for sym, qty, entry in book:
-        sym_mark = mark if sym == symbol else marks.get(sym)
-        if sym_mark is None:
-            return _deny(intent, now, DenialReason.STALE_MARKET_DATA, {"missing_mark": sym})
-        price = sym_mark.price
-        if not price.is_finite() or price <= 0:
-            return _deny(intent, now, DenialReason.INVALID_INPUT, {"bad_mark": f"{sym} {price}"})
-        if sym_mark.ts < stale_before:
-            return _deny(
-                intent,
-                now,
-                DenialReason.STALE_MARKET_DATA,
-                {"stale_symbol": sym, "mark_time": sym_mark.ts.isoformat()},
-            )
-        if entry is not None:
-            unrealized += qty * (price - entry)
-        if pending:
-            qty += pending.get(sym, ZERO)
+    exposures: list[tuple[str, Decimal]] = []
+    for sym, position in portfolio.positions.items():
+        qty = position.quantity
         if not qty:
             continue
-        notional = abs(qty) * price
-        gross += notional
-        if (qty > 0) == buying:
-            same_side += notional
+        sym_mark = marks.get(sym)
+        if sym_mark is None:
+            return _deny(intent, now, DenialReason.STALE_MARKET_DATA, {"missing_mark": sym})
+        if sym_mark.ts < stale_before:
+            return _stale(intent, now, sym, sym_mark)
+        notional = qty * sym_mark.price
+        cost += qty * position.avg_entry_price  # type: ignore[operator]
+        if pending:
+            marked += notional
+            exposures.append((sym, qty))
+            continue
+        if notional > 0:
+            long_sum += notional
+        else:
+            short_sum -= notional
         if sym == symbol:
             own_qty = qty
-            continue
-        rho = row.get(sym)
-        if rho is not None and (rho >= max_corr or rho <= -max_corr):
+        elif sym in cluster_row:
             cluster.append(sym)
-            aligned = ((qty > 0) == (rho > 0)) == buying
-            cluster_others += notional if aligned else -notional
-
+            cluster_others += notional if cluster_row[sym] > 0 else -notional
+    if not pending:
+        marked = long_sum - short_sum
+    else:
+        for sym in pending.keys() - portfolio.positions.keys():
+            exposures.append((sym, ZERO))
+        for sym, qty in exposures:
+            sym_mark = marks.get(sym)
+            if sym_mark is None:
+                return _deny(intent, now, DenialReason.STALE_MARKET_DATA, {"missing_mark": sym})
+            notional = (qty + pending.get(sym, ZERO)) * sym_mark.price
+            if notional > 0:
+                long_sum += notional
+            else:
+                short_sum -= notional
+            if sym == symbol:
+                own_qty = qty + pending.get(sym, ZERO)
+            elif sym in cluster_row and notional:
+                cluster.append(sym)
+                cluster_others += notional if cluster_row[sym] > 0 else -notional
+    if not buying:
+        cluster_others = -cluster_others
+    gross = long_sum + short_sum
+    same_side = long_sum if buying else short_sum
+    unrealized = marked - cost
     price = mark.price
-    if not price.is_finite() or price <= 0:
-        return _deny(intent, now, DenialReason.INVALID_INPUT, {"bad_mark": f"{symbol} {price}"})
     if mark.ts < stale_before:
-        return _deny(
-            intent,
-            now,
-            DenialReason.STALE_MARKET_DATA,
-            {"stale_symbol": symbol, "mark_time": mark.ts.isoformat()},
-        )
+        return _stale(intent, now, symbol, mark)
     equity = portfolio.balance + unrealized
     numbers: dict[str, object] = {"equity": equity, "mark": price}
     if not equity.is_finite() or equity <= 0:
@@ -447,9 +478,7 @@ def _evaluate(
         numbers["resized_below_min_notional"] = new_final
         total, new_final = reducing_qty, ZERO
     if new_final > 0:
-        portfolio.pending[intent.client_order_id] = PendingOrder.model_construct(
-            symbol=symbol, side=side, quantity=total
-        )
+        portfolio.pending[intent.client_order_id] = PendingOrder(symbol, side, total)
     return _decision(intent, now, total, reason, numbers, flatten)
 
 

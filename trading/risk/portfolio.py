@@ -8,6 +8,7 @@ from positions, orders in flight and marks on every call.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,10 +83,9 @@ def apply_fill(position: Position | None, fill: Fill) -> Position:
     )
 
 
-class PendingOrder(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
     """An approved risk-increasing order not yet (fully) filled; counts toward exposure."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     symbol: Symbol
     side: Side
@@ -121,9 +121,7 @@ class Portfolio(BaseModel):
         if order is not None:
             remaining = order.quantity - fill.quantity
             if remaining > 0:
-                self.pending[fill.client_order_id] = order.model_copy(
-                    update={"quantity": remaining}
-                )
+                self.pending[fill.client_order_id] = replace(order, quantity=remaining)
             else:
                 del self.pending[fill.client_order_id]
         return after
