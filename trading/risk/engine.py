@@ -4,6 +4,13 @@ Checks run in a fixed order and the first that binds names the reason (NautilusT
 RiskEngine style): trading state, symbol, reduce-only path, marks, equity and drawdown, rate
 limit, leverage, stop and liquidation, then sizing and the exposure caps (risk per trade,
 symbol, gross, side, correlation cluster, margin), which resize down to what fits.
+
+Correlation cluster: the candidate plus every position (or order in flight) whose return
+correlation with it is ``|rho| >= max_correlation``; a position counts for the cluster when its
+direction times ``sign(rho)`` matches the intent's and against it otherwise (a short in a
+positively correlated asset offsets). The cluster's net exposure is capped at the per-symbol
+cap. Margin: ``gross notional after / leverage <= equity``. Reducing intents (reduce-only, or
+opposite the position and no larger) skip marks, stops, rate limit and caps: they never add risk.
 """
 
 from __future__ import annotations
