@@ -1,0 +1,73 @@
+"""``RiskActor``: the named, detached singleton ``risk``; every order intent passes through it.
+
+State lives in ``trading.risk.gate.RiskGate`` and is checkpointed after every change, so a
+restarted actor (``max_restarts=-1``) resumes with the same book, peaks and SAFE_MODE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import ray
+
+from trading.config import Settings
+from trading.contracts import Fill, OrderDecision, OrderIntent
+from trading.risk.engine import Mark, RiskPolicy
+from trading.risk.gate import RiskGate, RiskRequest, RiskSummary
+
+RISK_ACTOR = "risk"
+
+
+@ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
+class RiskActor:
+    def __init__(self, settings: Settings, checkpoint_path: str, initial_balance: str) -> None:
+        self._path = Path(checkpoint_path)
+        self._gate = RiskGate.restore(
+            RiskPolicy.from_settings(settings), self._path, Decimal(initial_balance)
+        )
+
+    def update_market(
+        self,
+        now: datetime,
+        marks: Mapping[str, Mark],
+        closes: Mapping[str, Sequence[float]] | None = None,
+    ) -> tuple[OrderIntent, ...]:
+        flatten = self._gate.update_market(now, marks, closes)
+        self._gate.checkpoint(self._path)
+        return flatten
+
+    def decide(self, requests: Sequence[RiskRequest]) -> list[OrderDecision]:
+        decisions = self._gate.decide(requests)
+        self._gate.checkpoint(self._path)
+        return decisions
+
+    def on_fills(self, fills: Sequence[Fill]) -> int:
+        booked = self._gate.on_fills(fills)
+        if booked:
+            self._gate.checkpoint(self._path)
+        return booked
+
+    def release(self, client_order_ids: Sequence[str]) -> None:
+        self._gate.release(client_order_ids)
+        self._gate.checkpoint(self._path)
+
+    def reset(self, now: datetime) -> None:
+        self._gate.reset(now)
+        self._gate.checkpoint(self._path)
+
+    def halt(self, now: datetime, note: str) -> None:
+        self._gate.halt(now, note)
+        self._gate.checkpoint(self._path)
+
+    def apply_policy(self, settings: Settings) -> None:
+        """Hot reload: new limits apply to the next decision; the book is untouched."""
+        self._gate.policy = RiskPolicy.from_settings(settings)
+
+    def summary(self) -> RiskSummary:
+        return self._gate.summary()
+
+    def ping(self) -> bool:
+        return True
