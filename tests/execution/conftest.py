@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +19,12 @@ from typing import Any
 
 import pytest
 
-from trading.contracts import OrderIntent, OrderType, Side
-from trading.execution.paper import PaperBar, load_bars
+from trading.contracts import OrderIntent, OrderState, OrderType, Side
+from trading.execution.binance import BinanceVenue
+from trading.execution.engine import EngineConfig, ExecutionEngine
+from trading.execution.gateway import OrderGateway
+from trading.execution.paper import Faults, PaperBar, PaperExchange, PaperServer, load_bars
+from trading.execution.rules import binance_spot_rules
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
@@ -161,3 +167,68 @@ def child_env() -> dict[str, str]:
 
 def ids(intents: Sequence[OrderIntent]) -> list[str]:
     return [i.client_order_id for i in intents]
+
+
+FAST = EngineConfig(base_delay_ms=10, max_delay_ms=200, breaker_open_ms=300, resync_interval_ms=300)
+
+
+@dataclass
+class Session:
+    exchange: PaperExchange
+    server: PaperServer
+    engine: ExecutionEngine
+    gateway: OrderGateway
+
+
+@asynccontextmanager
+async def session(
+    bars: dict[str, list[PaperBar]],
+    wal: Path,
+    faults: Faults | None = None,
+    bar_interval_ms: int = 20,
+    request_timeout_s: float = 0.5,
+    config: EngineConfig = FAST,
+) -> AsyncIterator[Session]:
+    exchange = PaperExchange(bars, faults=faults, seed=3)
+    server = PaperServer(exchange, bar_interval_ms=bar_interval_ms)
+    await server.start()
+    gateway = OrderGateway(wal)
+    for symbol in bars:
+        gateway.set_rules(binance_spot_rules(symbol))
+    venue = BinanceVenue(server.url, request_timeout_s=request_timeout_s, recv_window_ms=300)
+    engine = ExecutionEngine(gateway, venue, config)
+    await engine.start()
+    try:
+        yield Session(exchange, server, engine, gateway)
+    finally:
+        await engine.stop()
+        await server.stop()
+
+
+def check_books_agree(s: Session, intents: list[OrderIntent]) -> None:
+    """No duplicates; fills never exceed the order; positions equal the venue's balances."""
+    assert s.exchange.duplicate_attempts == 0
+    for intent in intents:
+        state = s.gateway.state(intent.client_order_id)
+        assert state is not None
+        assert state.filled_quantity <= state.quantity
+        venue_order = s.exchange.orders.get(intent.client_order_id)
+        if venue_order is not None:
+            assert venue_order.executed == state.filled_quantity
+            assert {str(t.trade_id) for t in venue_order.trades} == {
+                f.trade_id for f in s.gateway.fills(intent.client_order_id)
+            }
+    for symbol, quantity in s.gateway.positions().items():
+        assert s.exchange.balances[symbol.split("/")[0]] == quantity
+
+
+async def settle(
+    engine: ExecutionEngine, intents: Sequence[OrderIntent], timeout_s: float
+) -> list[OrderState]:
+    """Wait for every order to end; limits the market never reached are then canceled."""
+    try:
+        return await engine.wait_terminal(ids(intents), timeout_s)
+    except TimeoutError:
+        for state in engine.gateway.open_orders():
+            await engine.cancel(state.client_order_id)
+        return await engine.wait_terminal(ids(intents), 10)

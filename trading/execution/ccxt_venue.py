@@ -1,0 +1,238 @@
+"""Venue adapter over ccxt for real exchanges: Binance spot (``binance``) and USDT-M futures
+(``binanceusdm``); ``sandbox=True`` is their testnet, the way to paper-trade a real venue.
+
+ccxt is optional (``pip install ccxt``). Our client id goes out as ``newClientOrderId`` and
+orders are found again by ``origClientOrderId``. Without ccxt.pro there is no push stream: the
+stream here stays silent and the engine's periodic resync (query by client id) carries fills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from trading.contracts import Liquidity, OrderIntent, OrderStatus, OrderType, Quantity
+from trading.execution.gateway import OrderEventRecord, VenueFill, VenueReport
+from trading.execution.retry import (
+    Network,
+    RateLimited,
+    ServerError,
+    Timeout,
+    VenueError,
+    VenueRejected,
+)
+from trading.execution.venue import PlaceAck
+
+Market = Literal["spot", "futures"]
+EXCHANGES: dict[Market, str] = {"spot": "binance", "futures": "binanceusdm"}
+STATUSES = {
+    "open": OrderStatus.ACCEPTED,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+class CcxtNotInstalledError(ImportError):
+    """ccxt is an optional dependency."""
+
+    def __init__(self) -> None:
+        super().__init__("the ccxt venue adapter needs ccxt, which is not installed: pip install ccxt")
+
+
+def import_ccxt() -> Any:
+    """``ccxt.async_support``, or a ``CcxtNotInstalledError`` naming the install command."""
+    try:
+        return importlib.import_module("ccxt.async_support")
+    except ImportError as error:
+        raise CcxtNotInstalledError() from error
+
+
+class CcxtOrder(BaseModel):
+    """The arguments of ``exchange.create_order(symbol, type, side, amount, price, params)``.
+
+    Amounts and prices are plain decimal strings: ccxt formats them with its own precision
+    code, so no float touches them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str
+    type: str
+    side: Literal["buy", "sell"]
+    amount: str
+    price: str | None
+    params: dict[str, str | bool]
+
+
+def ccxt_order(intent: OrderIntent, market: Market) -> CcxtOrder:
+    """Map an intent to ccxt's unified ``create_order`` call for Binance spot or USDT-M futures."""
+    symbol = intent.symbol
+    if market == "futures" and ":" not in symbol:
+        symbol = f"{symbol}:{symbol.split('/')[1]}"
+    params: dict[str, str | bool] = {"newClientOrderId": intent.client_order_id}
+    limit = intent.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    if limit:
+        params["timeInForce"] = intent.time_in_force.value
+    if intent.stop_price is not None:
+        params["triggerPrice"] = format(intent.stop_price, "f")
+    if market == "futures" and intent.reduce_only:
+        params["reduceOnly"] = True
+    return CcxtOrder(
+        symbol=symbol,
+        type="limit" if limit else "market",
+        side="buy" if intent.side.value == "BUY" else "sell",
+        amount=format(intent.quantity, "f"),
+        price=format(intent.limit_price, "f") if intent.limit_price is not None else None,
+        params=params,
+    )
+
+
+class _SilentStream:
+    """No push stream without ccxt.pro: waits until closed; fills arrive by resync queries."""
+
+    def __init__(self) -> None:
+        self._closed = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[Sequence[OrderEventRecord]]:
+        await self._closed.wait()
+        return
+        yield  # an async generator that yields nothing
+
+    async def close(self) -> None:
+        self._closed.set()
+
+
+class CcxtVenue:
+    """A ccxt exchange as a ``Venue``."""
+
+    def __init__(
+        self,
+        market: Market = "spot",
+        *,
+        api_key: str | None = None,
+        secret: str | None = None,
+        sandbox: bool = False,
+        recv_window_ms: int = 5_000,
+    ) -> None:
+        self._ccxt = import_ccxt()
+        self.name = EXCHANGES[market]
+        self.market = market
+        self.recv_window_ms = recv_window_ms
+        exchange_class = getattr(self._ccxt, self.name)
+        self.exchange = exchange_class(
+            {"apiKey": api_key, "secret": secret, "options": {"recvWindow": recv_window_ms}}
+        )
+        if sandbox:
+            self.exchange.set_sandbox_mode(True)
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        errors = self._ccxt
+        try:
+            return await getattr(self.exchange, method)(*args, **kwargs)
+        except errors.RequestTimeout as error:
+            raise VenueError(Timeout(), outcome_unknown=True) from error
+        except errors.RateLimitExceeded as error:
+            raise VenueError(RateLimited(), outcome_unknown=False) from error
+        except errors.ExchangeNotAvailable as error:
+            raise VenueError(ServerError(status=503), outcome_unknown=True) from error
+        except errors.NetworkError as error:
+            raise VenueError(Network(), outcome_unknown=True) from error
+        except errors.DuplicateOrderId as error:
+            failure = VenueRejected(status=400, reason=str(error)[:500])
+            raise VenueError(failure, outcome_unknown=True) from error
+        except errors.OrderNotFound as error:
+            failure = VenueRejected(status=400, reason=str(error)[:500])
+            raise VenueError(failure, outcome_unknown=False, code=-2013) from error
+        except errors.ExchangeError as error:
+            failure = VenueRejected(status=400, reason=str(error)[:500])
+            raise VenueError(failure, outcome_unknown=False) from error
+
+    def _symbol(self, symbol: str) -> str:
+        if self.market == "futures" and ":" not in symbol:
+            return f"{symbol}:{symbol.split('/')[1]}"
+        return symbol
+
+    async def place(self, intent: OrderIntent, timestamp_ms: int) -> PlaceAck:
+        order = ccxt_order(intent, self.market)
+        answer = await self._call(
+            "create_order",
+            order.symbol,
+            order.type,
+            order.side,
+            order.amount,
+            order.price,
+            order.params,
+        )
+        return PlaceAck(
+            venue_order_id=str(answer["id"]),
+            status=STATUSES.get(answer.get("status") or "open", OrderStatus.ACCEPTED),
+        )
+
+    async def query(self, symbol: str, client_order_id: str) -> VenueReport:
+        now = datetime.now(UTC)
+        market_symbol = self._symbol(symbol)
+        try:
+            order = await self._call(
+                "fetch_order", "", market_symbol, {"origClientOrderId": client_order_id}
+            )
+        except VenueError as error:
+            if error.code == -2013:
+                return VenueReport(found=False, ts=now)
+            raise
+        trades = await self._call(
+            "fetch_my_trades", market_symbol, None, None, {"orderId": order["id"]}
+        )
+        status = STATUSES.get(order.get("status") or "open", OrderStatus.ACCEPTED)
+        if status is OrderStatus.ACCEPTED and Decimal(str(order.get("filled") or 0)) > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        return VenueReport(
+            found=True,
+            status=status,
+            venue_order_id=str(order["id"]),
+            fills=tuple(
+                VenueFill(
+                    trade_id=str(t["id"]),
+                    quantity=Decimal(str(t["amount"])),
+                    price=Decimal(str(t["price"])),
+                    fee=Decimal(str((t.get("fee") or {}).get("cost") or 0)),
+                    fee_asset=(t.get("fee") or {}).get("currency") or symbol.split("/")[1].split(":")[0],
+                    liquidity=Liquidity.MAKER
+                    if t.get("takerOrMaker") == "maker"
+                    else Liquidity.TAKER,
+                    ts=datetime.fromtimestamp(t["timestamp"] / 1000, UTC),
+                )
+                for t in trades
+            ),
+            reason="rejected by venue" if status is OrderStatus.REJECTED else None,
+            ts=now,
+        )
+
+    async def cancel(self, symbol: str, client_order_id: str) -> None:
+        await self._call(
+            "cancel_order", "", self._symbol(symbol), {"origClientOrderId": client_order_id}
+        )
+
+    async def amend(self, symbol: str, client_order_id: str, quantity: Quantity) -> None:
+        reason = "in-place amend is not available through ccxt; use cancel_replace"
+        raise VenueError(VenueRejected(status=400, reason=reason), outcome_unknown=False)
+
+    async def balances(self) -> dict[str, Decimal]:
+        answer = await self._call("fetch_balance")
+        return {asset: Decimal(str(total)) for asset, total in answer["total"].items()}
+
+    async def ping(self) -> None:
+        await self._call("fetch_time")
+
+    async def open_user_stream(self) -> _SilentStream:
+        return _SilentStream()
+
+    async def close(self) -> None:
+        await self.exchange.close()
