@@ -8,6 +8,7 @@ pub mod client_id;
 pub mod contracts;
 pub mod error;
 pub mod gateway;
+pub mod kernels;
 pub mod order;
 pub mod retry;
 pub mod rules;
@@ -15,6 +16,8 @@ pub mod wal;
 
 #[cfg(feature = "python")]
 mod python;
+#[cfg(feature = "python")]
+mod python_kernels;
 
 pub use client_id::client_order_id;
 pub use contracts::{

@@ -313,5 +313,6 @@ fn _rust_exec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical_fill, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_order_state, m)?)?;
     m.add_function(wrap_pyfunction!(client_order_id, m)?)?;
+    crate::python_kernels::register(m)?;
     Ok(())
 }
