@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from trading.indicators.inputs import (
-    Series,
-    as_series,
-    check_period,
-    first_valid_index,
-    nan_series,
-)
-from trading.indicators.kernels import RunningWindowSum, linear_recurrence, running_window_sum
+import rust_exec
+from trading.indicators.inputs import Series, as_series, check_period
+from trading.indicators.windows import RunningWindowSum
 
 
 def ema_smoothing(period: int) -> float:
@@ -22,44 +16,14 @@ def ema_smoothing(period: int) -> float:
     return 2.0 / (period + 1)
 
 
-def sma_core(values: Series, period: int) -> Series:
-    """SMA of a NaN-free-start series; NaN for the first ``period - 1`` bars."""
-    out = nan_series(values.shape[0])
-    if values.shape[0] >= period:
-        out[period - 1 :] = running_window_sum(values, period) / period
-    return out
-
-
-def ema_core(values: Series, period: int, k: float) -> Series:
-    """EMA seeded with the SMA of the first ``period`` values (TA-Lib default compatibility)."""
-    n = values.shape[0]
-    out = nan_series(n)
-    if n < period:
-        return out
-    seed = float(np.cumsum(values[:period])[-1]) / period
-    out[period - 1] = seed
-    out[period:] = linear_recurrence(1.0 - k, k * values[period:], seed)
-    return out
-
-
 def sma(close: ArrayLike, period: int = 30) -> Series:
     """Simple moving average, as TA-Lib ``SMA`` (running total)."""
-    x = as_series("close", close)
-    period = check_period("period", period, 1)
-    out = nan_series(x.shape[0])
-    start = first_valid_index(x)
-    out[start:] = sma_core(x[start:], period)
-    return out
+    return rust_exec.ta_sma(as_series("close", close), check_period("period", period, 1))
 
 
 def ema(close: ArrayLike, period: int = 30) -> Series:
     """Exponential moving average, k = 2/(period+1), SMA-seeded, as TA-Lib ``EMA``."""
-    x = as_series("close", close)
-    period = check_period("period", period, 1)
-    out = nan_series(x.shape[0])
-    start = first_valid_index(x)
-    out[start:] = ema_core(x[start:], period, ema_smoothing(period))
-    return out
+    return rust_exec.ta_ema(as_series("close", close), check_period("period", period, 1))
 
 
 class SMAStream:

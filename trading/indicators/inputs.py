@@ -21,14 +21,14 @@ class IndicatorInputError(ValueError):
 
 
 def as_series(name: str, values: Any) -> Series:
-    """``values`` as a 1-D float64 array (no copy when it already is one)."""
+    """``values`` as a contiguous 1-D float64 array (no copy when it already is one)."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise IndicatorInputError(f"{name}: not convertible to float64 ({error})") from None
     if array.ndim != 1:
         raise IndicatorInputError(f"{name}: must be a 1-D array, got shape {array.shape}")
-    return array
+    return np.ascontiguousarray(array)
 
 
 def as_series_set(**named: Any) -> list[Series]:
@@ -60,14 +60,6 @@ def check_real(name: str, value: Any) -> float:
     if not np.isfinite(value):
         raise IndicatorInputError(f"{name}: must be finite, got {value!r}")
     return float(value)
-
-
-def first_valid_index(*arrays: Series) -> int:
-    """Index of the first bar where no input is NaN; ta-lib-python starts computing there."""
-    invalid = np.isnan(arrays[0])
-    for array in arrays[1:]:
-        invalid |= np.isnan(array)
-    return int(np.argmin(invalid)) if not invalid.all() else invalid.shape[0]
 
 
 def nan_series(length: int) -> Series:

@@ -3,77 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from trading.indicators.inputs import (
-    Series,
-    as_series_set,
-    check_period,
-    first_valid_index,
-    nan_series,
-)
-from trading.indicators.kernels import linear_recurrence
-from trading.indicators.volatility import true_range, true_range_step
+import rust_exec
+from trading.indicators.inputs import Series, as_series_set, check_period
+from trading.indicators.volatility import true_range_step
 
 TA_EPSILON = 1e-14
 """TA-Lib ``TA_IS_ZERO``: a smoothed true range or DI sum inside (-1e-14, 1e-14) is zero."""
 
 
-class _Movement(NamedTuple):
-    plus: Series
-    minus: Series
-    tr: Series
-
-
-def _raw_movement(h: Series, lo: Series, c: Series) -> _Movement:
-    """Per-bar +DM, -DM (Wilder: only the larger positive move counts) and true range."""
-    up = h[1:] - h[:-1]
-    down = lo[:-1] - lo[1:]
-    minus = np.where((down > 0) & (up < down), down, 0.0)
-    plus = np.where((up > 0) & (up > down), up, 0.0)
-    return _Movement(plus, minus, true_range(h[1:], lo[1:], c[:-1]))
-
-
-def _wilder_sums(raw: Series, period: int) -> Series:
-    """Wilder's running sum ``s = s - s/n + x``: seeded with ``n-1`` raw values, from bar ``n``."""
-    seed = float(np.cumsum(raw[: period - 1])[-1]) if period > 1 else 0.0
-    return linear_recurrence(1.0 - 1.0 / period, raw[period - 1 :], seed)
-
-
-def _is_zero(value: Series) -> NDArray[np.bool_]:
-    return (value > -TA_EPSILON) & (value < TA_EPSILON)
-
-
-def _directional_indexes(h: Series, lo: Series, c: Series, period: int) -> tuple[Series, Series]:
-    """(+DI, -DI) from bar ``period`` on; 0 where the smoothed true range is zero."""
-    raw = _raw_movement(h, lo, c)
-    if period == 1:
-        zero_tr = _is_zero(raw.tr)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            plus = np.where((raw.plus > 0) & ~zero_tr, raw.plus / raw.tr, 0.0)
-            minus = np.where((raw.minus > 0) & ~zero_tr, raw.minus / raw.tr, 0.0)
-        return plus, minus
-    tr = _wilder_sums(raw.tr, period)
-    zero_tr = _is_zero(tr)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        plus = np.where(zero_tr, 0.0, 100.0 * (_wilder_sums(raw.plus, period) / tr))
-        minus = np.where(zero_tr, 0.0, 100.0 * (_wilder_sums(raw.minus, period) / tr))
-    return plus, minus
-
-
 def _di(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int, *, plus: bool) -> Series:
     h, lo, c = as_series_set(high=high, low=low, close=close)
-    period = check_period("period", period, 1)
-    out = nan_series(h.shape[0])
-    start = first_valid_index(h, lo, c)
-    if h.shape[0] - start <= period:
-        return out
-    values = _directional_indexes(h[start:], lo[start:], c[start:], period)[0 if plus else 1]
-    out[start + period :] = values
-    return out
+    indexes = rust_exec.ta_directional_indexes(h, lo, c, check_period("period", period, 1))
+    return indexes[0 if plus else 1]
 
 
 def plus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14) -> Series:
@@ -92,26 +36,7 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14
 def adx(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14) -> Series:
     """Average directional index: Wilder-smoothed DX, first value the mean of ``period`` DX."""
     h, lo, c = as_series_set(high=high, low=low, close=close)
-    period = check_period("period", period, 2)
-    n = h.shape[0]
-    out = nan_series(n)
-    start = first_valid_index(h, lo, c)
-    lookback = 2 * period - 1
-    if n - start <= lookback:
-        return out
-    plus, minus = _directional_indexes(h[start:], lo[start:], c[start:], period)
-    total = plus + minus
-    raw = _raw_movement(h[start:], lo[start:], c[start:])
-    valid = ~_is_zero(_wilder_sums(raw.tr, period)) & ~_is_zero(total)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dx = 100.0 * (np.abs(minus - plus) / total)
-    first = float(np.cumsum(np.where(valid[:period], dx[:period], 0.0))[-1]) / period
-    later_valid = valid[period:]
-    updates = linear_recurrence((period - 1) / period, dx[period:][later_valid] / period, first)
-    held = np.concatenate(([first], updates))[np.cumsum(later_valid)]
-    out[start + lookback] = first
-    out[start + lookback + 1 :] = held
-    return out
+    return rust_exec.ta_adx(h, lo, c, check_period("period", period, 2))
 
 
 class DirectionalMovementStream:

@@ -4,58 +4,28 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from trading.indicators.inputs import (
-    Series,
-    as_series,
-    as_series_set,
-    check_period,
-    check_real,
-    first_valid_index,
-    nan_series,
-)
-from trading.indicators.kernels import RunningWindowSum, linear_recurrence, running_window_sum
+import rust_exec
+from trading.indicators.inputs import Series, as_series, as_series_set, check_period, check_real
+from trading.indicators.windows import RunningWindowSum
 
 VARIANCE_FLOOR = 1e-14
 """TA-Lib ``TA_IS_ZERO_OR_NEG``: a variance below this is taken as 0 (flat window)."""
 
 
-def _window_variance(values: Series, mean: Series, period: int) -> Series:
-    """Population variance of each full window, two-pass around its mean (oldest term first).
-
-    TA-Lib 0.6+ also uses a cancellation-free variance (shifted data); both agree to ~1e-16.
-    """
-    n_out = mean.shape[0]
-    total = np.zeros(n_out)
-    for lag in range(period):
-        offset = values[lag : lag + n_out] - mean
-        total += offset * offset
-    return total / period
-
-
 def bbands(
     close: ArrayLike, period: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0
 ) -> tuple[Series, Series, Series]:
-    """Bollinger Bands: SMA +- k * population stdev, as TA-Lib ``BBANDS`` with the SMA type."""
+    """Bollinger Bands: SMA +- k * population stdev, as TA-Lib ``BBANDS`` with the SMA type.
+
+    The variance is two-pass around the window mean, oldest term first; TA-Lib 0.6+ uses a
+    cancellation-free (shifted-data) variance, and the two agree to ~1e-16.
+    """
     x = as_series("close", close)
     period = check_period("period", period, 2)
     up, down = check_real("nbdevup", nbdevup), check_real("nbdevdn", nbdevdn)
-    n = x.shape[0]
-    upper, middle, lower = nan_series(n), nan_series(n), nan_series(n)
-    start = first_valid_index(x)
-    x = x[start:]
-    if x.shape[0] < period:
-        return upper, middle, lower
-    mid = running_window_sum(x, period) / period
-    variance = _window_variance(x, mid, period)
-    with np.errstate(invalid="ignore"):
-        deviation = np.where(variance < VARIANCE_FLOOR, 0.0, np.sqrt(variance))
-    middle[start + period - 1 :] = mid
-    upper[start + period - 1 :] = mid + deviation * up
-    lower[start + period - 1 :] = mid - deviation * down
-    return upper, middle, lower
+    return rust_exec.ta_bbands(x, period, up, down)
 
 
 class BBandsStream:
@@ -94,17 +64,8 @@ class BBandsStream:
         return mid + deviation * self._up, mid, mid - deviation * self._down
 
 
-def true_range(high: Series, low: Series, previous_close: Series) -> Series:
-    """Wilder's true range: the largest of H-L, |C[-1]-H|, |C[-1]-L| (TA-Lib ``TRANGE`` order)."""
-    greatest = high - low
-    gap_up = np.abs(previous_close - high)
-    greatest = np.where(gap_up > greatest, gap_up, greatest)
-    gap_down = np.abs(previous_close - low)
-    return np.where(gap_down > greatest, gap_down, greatest)
-
-
 def true_range_step(high: float, low: float, previous_close: float) -> float:
-    """Scalar ``true_range``, same comparisons (so NaN handling matches)."""
+    """Wilder's true range: the largest of H-L, |C[-1]-H|, |C[-1]-L| (TA-Lib ``TRANGE`` order)."""
     greatest = high - low
     gap_up = abs(previous_close - high)
     if gap_up > greatest:
@@ -116,17 +77,7 @@ def true_range_step(high: float, low: float, previous_close: float) -> float:
 def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14) -> Series:
     """Average true range: SMA seed of ``period`` TRs, then Wilder smoothing, as TA-Lib ``ATR``."""
     h, lo, c = as_series_set(high=high, low=low, close=close)
-    period = check_period("period", period, 1)
-    out = nan_series(h.shape[0])
-    start = first_valid_index(h, lo, c)
-    h, lo, c = h[start:], lo[start:], c[start:]
-    if h.shape[0] <= period:
-        return out
-    tr = true_range(h[1:], lo[1:], c[:-1])
-    seed = float(np.cumsum(tr[:period])[-1]) / period
-    out[start + period] = seed
-    out[start + period + 1 :] = linear_recurrence((period - 1) / period, tr[period:] / period, seed)
-    return out
+    return rust_exec.ta_atr(h, lo, c, check_period("period", period, 1))
 
 
 class ATRStream:

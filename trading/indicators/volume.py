@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+import rust_exec
 from trading.indicators.inputs import (
     IndicatorInputError,
     Series,
     as_series,
     as_series_set,
-    first_valid_index,
     nan_series,
 )
 
@@ -27,16 +27,7 @@ VALUE_AREA_SHARE = 0.70
 def obv(close: ArrayLike, volume: ArrayLike) -> Series:
     """On-balance volume starting at the first bar's volume, as TA-Lib ``OBV``."""
     c, v = as_series_set(close=close, volume=volume)
-    out = nan_series(c.shape[0])
-    start = first_valid_index(c, v)
-    c, v = c[start:], v[start:]
-    if c.shape[0] == 0:
-        return out
-    signed = np.empty(c.shape[0])
-    signed[0] = v[0]
-    signed[1:] = np.where(c[1:] > c[:-1], v[1:], np.where(c[1:] < c[:-1], -v[1:], 0.0))
-    out[start:] = np.cumsum(signed)
-    return out
+    return rust_exec.ta_obv(c, v)
 
 
 class OBVStream:

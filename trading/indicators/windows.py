@@ -1,43 +1,18 @@
-"""Numeric kernels shared by the batch indicators and their streaming twins.
+"""Window state of the streaming indicators, one value at a time.
 
-Each kernel comes as an array function plus the scalar state machine that defines it:
-``running_window_sum``/``RunningWindowSum`` (TA-Lib's running total, bit-identical),
-``linear_recurrence`` (blocked scan of ``y = decay*y + input``, the vectorized twin of the
-scalar EMA/Wilder loops) and ``rolling_max``/``rolling_min``/``RollingExtreme``.
+``RunningWindowSum`` is TA-Lib's running total (add the newest, read, drop the oldest) and
+``RollingExtreme`` a monotonic-deque window maximum/minimum. The batch indicators run the same
+steps in Rust (``rust_exec/src/kernels.rs``) and are tested equal to these bit for bit.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from functools import lru_cache
-
-import numpy as np
-
-from trading.indicators.inputs import Series
-
-_BLOCK = 32
-
-
-def running_window_sum(values: Series, period: int) -> Series:
-    """Sum of each full ``period`` window, in TA-Lib's order: add newest, read, drop oldest.
-
-    Feeding the exact operation sequence to one sequential ``cumsum`` makes the result
-    bit-identical to TA-Lib's running total (SMA, BBANDS, MFI), drift included.
-    """
-    n = values.shape[0]
-    if n < period:
-        return np.empty(0)
-    steps = np.empty(period + 2 * (n - period))
-    steps[:period] = values[:period]
-    steps[period::2] = -values[: n - period]
-    steps[period + 1 :: 2] = values[period:]
-    totals = np.cumsum(steps)
-    return totals[period - 1 :: 2]
 
 
 class RunningWindowSum:
-    """Streaming ``running_window_sum``: the running total TA-Lib keeps, one value at a time."""
+    """The running total TA-Lib keeps over the last ``period`` values."""
 
     __slots__ = ("_count", "_next", "_period", "_ring", "_total")
 
@@ -65,79 +40,8 @@ class RunningWindowSum:
         self._total = -self._ring[self._next] if self._count >= self._period - 1 else 0.0
 
 
-@lru_cache(maxsize=64)
-def _block_operator(decay: float) -> tuple[Series, Series]:
-    """Powers ``decay**0..B`` and the upper-triangular ``T[j, t] = decay**(t-j)``."""
-    powers = decay ** np.arange(_BLOCK + 1, dtype=np.float64)
-    lag = np.arange(_BLOCK)[None, :] - np.arange(_BLOCK)[:, None]
-    operator = np.where(lag >= 0, powers[np.clip(lag, 0, _BLOCK)], 0.0)
-    return powers, operator
-
-
-def linear_recurrence(decay: float, inputs: Series, start: float) -> Series:
-    """``y[i] = decay * y[i-1] + inputs[i]`` with ``y[-1] = start``, for ``0 <= decay <= 1``.
-
-    Blocked scan: each block of 32 is one matrix product, block ends recurse with
-    ``decay**32``. Agrees with the scalar loop to ~1e-15 relative; a NaN input makes that
-    element and every later one NaN, as in the loop.
-    """
-    n = inputs.shape[0]
-    if n <= 2 * _BLOCK:
-        out = np.empty(n)
-        y = start
-        for i, value in enumerate(inputs.tolist()):
-            y = decay * y + value
-            out[i] = y
-        return out
-    rows = -(-n // _BLOCK)
-    padded = np.zeros(rows * _BLOCK)
-    padded[:n] = inputs
-    powers, operator = _block_operator(decay)
-    local = padded.reshape(rows, _BLOCK) @ operator
-    ends = linear_recurrence(float(powers[_BLOCK]), local[:, -1], start)
-    if math.isnan(ends[-1]):
-        bad = int(np.argmax(np.isnan(inputs)))
-        out = np.full(n, np.nan)
-        if not math.isnan(inputs[bad]):
-            return local.reshape(-1)[:n]  # pragma: no cover - only overflow reaches here
-        out[:bad] = linear_recurrence(decay, inputs[:bad], start)
-        return out
-    carried = np.empty(rows)
-    carried[0] = start
-    carried[1:] = ends[:-1]
-    local += carried[:, None] * powers[None, 1:]
-    return local.reshape(-1)[:n]
-
-
-def _rolling_extreme(values: Series, period: int, pick: np.ufunc) -> Series:
-    """``pick`` (np.maximum/np.minimum) over each full window, by doubling (O(n log period))."""
-    n = values.shape[0]
-    if n < period:
-        return np.empty(0)
-    span = 1
-    acc = values
-    while span * 2 <= period:
-        acc = pick(acc[span:], acc[:-span])
-        span *= 2
-    if span == period:
-        return acc
-    shift = period - span
-    result: Series = pick(acc[shift:], acc[: acc.shape[0] - shift])
-    return result
-
-
-def rolling_max(values: Series, period: int) -> Series:
-    """Highest value of each full ``period`` window (window ending at index ``period-1``..)."""
-    return _rolling_extreme(values, period, np.maximum)
-
-
-def rolling_min(values: Series, period: int) -> Series:
-    """Lowest value of each full ``period`` window."""
-    return _rolling_extreme(values, period, np.minimum)
-
-
 class RollingExtreme:
-    """Streaming ``rolling_max``/``rolling_min``: a monotonic deque, amortized O(1) per value."""
+    """Highest (or lowest) of the last ``period`` values: a monotonic deque, amortized O(1)."""
 
     __slots__ = ("_count", "_highest", "_period", "_window")
 
