@@ -44,7 +44,9 @@ class CcxtNotInstalledError(ImportError):
     """ccxt is an optional dependency."""
 
     def __init__(self) -> None:
-        super().__init__("the ccxt venue adapter needs ccxt, which is not installed: pip install ccxt")
+        super().__init__(
+            "the ccxt venue adapter needs ccxt, which is not installed: pip install ccxt"
+        )
 
 
 def import_ccxt() -> Any:
@@ -203,7 +205,8 @@ class CcxtVenue:
                     quantity=Decimal(str(t["amount"])),
                     price=Decimal(str(t["price"])),
                     fee=Decimal(str((t.get("fee") or {}).get("cost") or 0)),
-                    fee_asset=(t.get("fee") or {}).get("currency") or symbol.split("/")[1].split(":")[0],
+                    fee_asset=(t.get("fee") or {}).get("currency")
+                    or symbol.split("/")[1].split(":")[0],
                     liquidity=Liquidity.MAKER
                     if t.get("takerOrMaker") == "maker"
                     else Liquidity.TAKER,

@@ -1,0 +1,161 @@
+"""The paper exchange: Binance shapes and errors, matching rules, fees, and fault switches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from trading.execution.paper import BinanceError, Faults, PaperBar, PaperExchange, PaperServer
+
+
+def bar(
+    open_: str, high: str, low: str, close: str, volume: str = "10", minute: int = 0
+) -> PaperBar:
+    return PaperBar(
+        1_740_000_000_000 + minute * 300_000,
+        *(Decimal(v) for v in (open_, high, low, close, volume)),
+    )
+
+
+BARS = [
+    bar("100.00", "101.00", "99.00", "100.00"),
+    bar("100.00", "100.50", "97.00", "98.00", minute=1),
+    bar("98.00", "104.00", "98.00", "103.00", minute=2),
+    bar("103.00", "103.00", "102.00", "102.50", volume="0.4", minute=3),
+]
+
+
+def exchange(**faults: object) -> PaperExchange:
+    return PaperExchange({"SOL/USDT": BARS}, faults=Faults.model_validate(faults))
+
+
+def order(client_id: str, **params: str) -> dict[str, str]:
+    return {
+        "symbol": "SOLUSDT",
+        "side": "BUY",
+        "type": "MARKET",
+        "quantity": "1.000",
+        "newClientOrderId": client_id,
+        **params,
+    }
+
+
+def test_duplicate_client_id_is_refused_and_counted() -> None:
+    paper = exchange()
+    paper.place(order("a"))
+    with pytest.raises(BinanceError) as refused:
+        paper.place(order("a"))
+    assert (refused.value.code, refused.value.msg) == (-2010, "Duplicate order sent.")
+    assert paper.duplicate_attempts == 1
+    assert len(paper.orders) == 1
+
+
+def test_market_order_fills_at_the_current_close_as_taker_with_fee_in_quote() -> None:
+    paper = exchange()
+    placed = paper.place(order("m"))
+    assert placed.status == "FILLED"
+    (trade,) = placed.trades
+    assert (trade.price, trade.is_maker) == (Decimal("100.00"), False)
+    assert trade.commission == Decimal("0.1")
+    assert paper.balances["SOL"] == Decimal(1)
+
+
+def test_resting_limit_fills_at_its_price_as_maker_when_the_bar_reaches_it() -> None:
+    paper = exchange()
+    placed = paper.place(order("l", type="LIMIT", price="97.50", timeInForce="GTC"))
+    assert placed.status == "NEW"
+    paper.step()  # low 97.00 reaches 97.50
+    assert placed.status == "FILLED"
+    assert (placed.trades[0].price, placed.trades[0].is_maker) == (Decimal("97.50"), True)
+
+
+def test_stop_loss_triggers_on_the_bar_low_and_fills_no_better_than_the_stop() -> None:
+    paper = exchange()
+    stop = paper.place(order("s", side="SELL", type="STOP_LOSS", stopPrice="98.50"))
+    assert stop.status == "NEW"
+    paper.step()
+    assert stop.status == "FILLED"
+    assert stop.trades[0].price == Decimal("98.50")
+
+
+def test_fills_are_capped_by_a_share_of_bar_volume() -> None:
+    paper = exchange()
+    for _ in range(3):
+        paper.step()  # the 0.4-volume bar: budget 0.1 per bar
+    big = paper.place(order("v", quantity="0.500"))
+    assert big.status == "PARTIALLY_FILLED"
+    assert big.executed == Decimal("0.100")
+
+
+def test_ioc_remainder_expires_and_filters_refuse_off_grid_orders() -> None:
+    paper = exchange()
+    for _ in range(3):
+        paper.step()
+    ioc = paper.place(order("i", quantity="0.500", type="LIMIT", price="103.00", timeInForce="IOC"))
+    assert (ioc.status, ioc.executed) == ("EXPIRED", Decimal("0.100"))
+    with pytest.raises(BinanceError, match="LOT_SIZE"):
+        paper.place(order("x", quantity="0.0001"))
+    with pytest.raises(BinanceError, match="PRICE_FILTER"):
+        paper.place(order("y", type="LIMIT", price="100.001", timeInForce="GTC"))
+
+
+def test_rest_and_user_stream_speak_binance_shapes() -> None:
+    async def run() -> None:
+        server = PaperServer(exchange(), bar_interval_ms=60_000)
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                key = await (await http.post(f"{server.url}/api/v3/userDataStream")).json()
+                socket = await http.ws_connect(
+                    f"{server.url.replace('http', 'ws')}/ws/{key['listenKey']}"
+                )
+                placed = await http.post(f"{server.url}/api/v3/order", params=order("r"))
+                assert (await placed.json())["clientOrderId"] == "r"
+                queried = await http.get(
+                    f"{server.url}/api/v3/order",
+                    params={"symbol": "SOLUSDT", "origClientOrderId": "r"},
+                )
+                body = await queried.json()
+                assert (body["status"], body["executedQty"]) == ("FILLED", "1.00000000")
+                missing = await http.get(
+                    f"{server.url}/api/v3/order",
+                    params={"symbol": "SOLUSDT", "origClientOrderId": "zz"},
+                )
+                assert (missing.status, (await missing.json())["code"]) == (400, -2013)
+                kinds = []
+                for _ in range(2):
+                    message = await asyncio.wait_for(socket.receive(), 2)
+                    report = json.loads(message.data)
+                    assert report["e"] == "executionReport"
+                    kinds.append(report["x"])
+                assert kinds == ["NEW", "TRADE"]
+                await socket.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(run())
+
+
+def test_rate_limit_storm_answers_429_with_retry_after_and_outage_closes_the_port() -> None:
+    async def run() -> None:
+        server = PaperServer(exchange(rate_limit=1.0, retry_after_s=2), bar_interval_ms=60_000)
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                limited = await http.post(f"{server.url}/api/v3/order", params=order("q"))
+                assert (limited.status, limited.headers["Retry-After"]) == (429, "2")
+                assert server.exchange.orders == {}
+                await server.begin_outage(0.3)
+                with pytest.raises(aiohttp.ClientConnectionError):
+                    await http.get(f"{server.url}/api/v3/ping")
+                await asyncio.sleep(0.4)
+                server.exchange.faults = Faults()
+                assert (await http.get(f"{server.url}/api/v3/ping")).status == 200
+        finally:
+            await server.stop()
+
+    asyncio.run(run())
