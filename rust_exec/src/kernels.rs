@@ -5,14 +5,14 @@
 //! the streaming class does). Like ta-lib-python, a kernel starts at the first bar where no
 //! input is NaN; every output has the input's length, NaN before the first value.
 
-use std::collections::VecDeque;
-
 use thiserror::Error;
 
 /// TA-Lib's relative dead-zone (`TA_IS_ZERO`, `TA_REAL_EQ`): within 1e-14 counts as flat/zero.
 pub const TA_EPSILON: f64 = 1e-14;
 /// TA-Lib `TA_IS_ZERO_OR_NEG` for the Bollinger variance: below this the window is flat.
 pub const VARIANCE_FLOOR: f64 = 1e-14;
+/// Windows per block of the Bollinger variance pass (keeps a block's data in L1).
+const VARIANCE_BLOCK: usize = 512;
 /// Lambert's CCI constant: ~70-80% of values fall within +-100.
 pub const CCI_CONSTANT: f64 = 0.015;
 
@@ -134,28 +134,16 @@ impl RunningWindowSum {
     }
 }
 
-/// Highest or lowest value of the last `period` values: a monotonic deque (`RollingExtreme`).
-struct RollingExtreme {
-    period: usize,
-    highest: bool,
-    window: VecDeque<(usize, f64)>,
-    count: usize,
-}
-
-impl RollingExtreme {
-    fn new(period: usize, highest: bool) -> Self {
-        Self {
-            period,
-            highest,
-            window: VecDeque::with_capacity(period + 1),
-            count: 0,
-        }
-    }
-
-    /// Add `value`; the window's extreme (NaN-aware as Python's comparisons) once full.
-    fn update(&mut self, value: f64) -> f64 {
-        while let Some(&(_, last)) = self.window.back() {
-            let dominated = if self.highest {
+/// Highest (`highest`) or lowest value of each full `period` window into `out[period-1..]`:
+/// a monotonic deque of indices, as `RollingExtreme` in Python (a NaN is kept, never dominates).
+fn window_extremes(values: &[f64], period: usize, highest: bool, out: &mut [f64]) {
+    // Every index is pushed once, so a plain vector with a moving head is the deque.
+    let mut deque: Vec<usize> = Vec::with_capacity(values.len());
+    let mut head = 0;
+    for (i, &value) in values.iter().enumerate() {
+        while deque.len() > head {
+            let last = values[deque[deque.len() - 1]];
+            let dominated = if highest {
                 last <= value
             } else {
                 last >= value
@@ -163,18 +151,14 @@ impl RollingExtreme {
             if !dominated {
                 break;
             }
-            self.window.pop_back();
+            deque.pop();
         }
-        self.window.push_back((self.count, value));
-        if let Some(&(index, _)) = self.window.front() {
-            if index + self.period <= self.count {
-                self.window.pop_front();
-            }
+        deque.push(i);
+        if deque[head] + period <= i {
+            head += 1;
         }
-        self.count += 1;
-        match self.window.front() {
-            Some(&(_, extreme)) if self.count >= self.period => extreme,
-            _ => f64::NAN,
+        if i + 1 >= period {
+            out[i] = values[deque[head]];
         }
     }
 }
@@ -271,14 +255,13 @@ fn rsi_from_start(x: &[f64], period: usize, out: &mut [f64]) {
     gain /= scale;
     out[period] = ratio(gain, loss);
     for (slot, pair) in out[period + 1..].iter_mut().zip(x[period..].windows(2)) {
+        // Branch-free split; adding 0.0 to the other (non-negative) sum leaves it unchanged.
         let change = pair[1] - pair[0];
+        let falling = change < 0.0;
         loss *= keep;
         gain *= keep;
-        if change < 0.0 {
-            loss -= change;
-        } else {
-            gain += change;
-        }
+        loss -= if falling { change } else { 0.0 };
+        gain += if falling { 0.0 } else { change };
         loss /= scale;
         gain /= scale;
         *slot = ratio(gain, loss);
@@ -348,10 +331,18 @@ pub fn bbands(
     window_sums(x, period, period as f64, &mut middle[start..]);
     let (mean, squares) = (&middle[first..], &mut upper[first..]);
     squares.fill(0.0);
-    for lag in 0..period {
-        for ((total, &value), &mu) in squares.iter_mut().zip(&x[lag..]).zip(mean) {
-            let offset = value - mu;
-            *total += offset * offset;
+    for (block, (totals, means)) in squares
+        .chunks_mut(VARIANCE_BLOCK)
+        .zip(mean.chunks(VARIANCE_BLOCK))
+        .enumerate()
+    {
+        let first_bar = block * VARIANCE_BLOCK;
+        for lag in 0..period {
+            let values = &x[first_bar + lag..];
+            for ((total, &value), &mu) in totals.iter_mut().zip(values).zip(means) {
+                let offset = value - mu;
+                *total += offset * offset;
+            }
         }
     }
     let scale = period as f64;
@@ -444,34 +435,33 @@ pub fn stoch(
     let n = common_length(&[("high", high), ("low", low), ("close", close)])?;
     let mut outputs = [vec![f64::NAN; n], vec![f64::NAN; n]];
     let start = first_complete_bar(&[high, low, close]);
+    let lookback = fastk - 1 + slowk - 1 + slowd - 1;
+    if n - start <= lookback {
+        return Ok(outputs);
+    }
     let [k_out, d_out] = &mut outputs;
-    let mut highest = RollingExtreme::new(fastk, true);
-    let mut lowest = RollingExtreme::new(fastk, false);
-    let (mut k_sum, mut d_sum) = (RunningWindowSum::new(slowk), RunningWindowSum::new(slowd));
-    for i in start..n {
-        let bars = i - start + 1;
-        let top = highest.update(high[i]);
-        let bottom = lowest.update(low[i]);
-        if bars < fastk {
-            continue;
-        }
-        let span = top - bottom;
+    let (h, lo, c) = (&high[start..], &low[start..], &close[start..]);
+    // The extremes go to the outputs' tails first; raw %K then overwrites the highs.
+    let (raw, lowest) = (&mut k_out[start..], &mut d_out[start..]);
+    window_extremes(h, fastk, true, raw);
+    window_extremes(lo, fastk, false, lowest);
+    for ((top, &bottom), &latest) in raw.iter_mut().zip(&*lowest).zip(c).skip(fastk - 1) {
+        let span = *top - bottom;
         let flat = span.abs() <= TA_EPSILON * (top.abs() + bottom.abs());
-        let raw = if flat {
+        *top = if flat {
             0.0
         } else {
-            ((close[i] - bottom) / span) * 100.0
+            ((latest - bottom) / span) * 100.0
         };
-        let k = k_sum.update(raw) / slowk as f64;
-        if bars + 1 < fastk + slowk {
-            continue;
-        }
-        let d = d_sum.update(k) / slowd as f64;
-        if bars + 2 < fastk + slowk + slowd {
-            continue;
-        }
-        (k_out[i], d_out[i]) = (k, d);
     }
+    let mut k_line = vec![f64::NAN; n - start - (fastk - 1)];
+    window_sums(&raw[fastk - 1..], slowk, slowk as f64, &mut k_line);
+    let k_line = &k_line[slowk - 1..];
+    let d_line = &mut lowest[fastk - 1 + slowk - 1..];
+    window_sums(k_line, slowd, slowd as f64, d_line);
+    lowest[..lookback].fill(f64::NAN);
+    raw[..lookback].fill(f64::NAN);
+    raw[lookback..].copy_from_slice(&k_line[slowd - 1..]);
     Ok(outputs)
 }
 
@@ -837,10 +827,12 @@ mod tests {
     }
 
     #[test]
-    fn rolling_extreme_drops_values_that_left_the_window() {
-        let mut highest = RollingExtreme::new(2, true);
-        let seen: Vec<f64> = [5.0, 1.0, 2.0, 0.0].map(|v| highest.update(v)).to_vec();
-        assert_series(&seen, &[NAN, 5.0, 2.0, 2.0]);
+    fn window_extremes_drop_values_that_left_the_window() {
+        let mut out = [NAN; 4];
+        window_extremes(&[5.0, 1.0, 2.0, 0.0], 2, true, &mut out);
+        assert_series(&out, &[NAN, 5.0, 2.0, 2.0]);
+        window_extremes(&[5.0, 1.0, 2.0, 0.0], 2, false, &mut out);
+        assert_series(&out, &[NAN, 1.0, 1.0, 0.0]);
     }
 
     #[test]
