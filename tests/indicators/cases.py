@@ -20,8 +20,6 @@ class Case:
     inputs: tuple[str, ...]
     batch: Callable[..., Any]
     stream: Callable[[], Any]
-    exact: bool
-    """Bit-identical (running totals, windows); else a linear recursion: ~1e-15 relative."""
 
     def run_batch(self, arrays: Arrays) -> NDArray[np.float64]:
         result = self.batch(*(arrays[name] for name in self.inputs))
@@ -36,22 +34,20 @@ class Case:
 
 HLC = ("high", "low", "close")
 CASES = (
-    Case("sma", ("close",), lambda c: ind.sma(c, 20), lambda: ind.SMAStream(20), exact=True),
-    Case("ema", ("close",), lambda c: ind.ema(c, 20), lambda: ind.EMAStream(20), exact=False),
-    Case("rsi", ("close",), lambda c: ind.rsi(c, 14), lambda: ind.RSIStream(14), exact=False),
-    Case("macd", ("close",), ind.macd, ind.MACDStream, exact=False),
-    Case(
-        "bbands", ("close",), lambda c: ind.bbands(c, 20), lambda: ind.BBandsStream(20), exact=True
-    ),
-    Case("atr", HLC, ind.atr, ind.ATRStream, exact=False),
-    Case("stoch", HLC, ind.stoch, ind.StochStream, exact=True),
-    Case("cci", HLC, ind.cci, ind.CCIStream, exact=True),
-    Case("mfi", (*HLC, "volume"), ind.mfi, ind.MFIStream, exact=True),
-    Case("obv", ("close", "volume"), ind.obv, ind.OBVStream, exact=True),
-    Case("plus_di", HLC, ind.plus_di, ind.PlusDIStream, exact=False),
-    Case("minus_di", HLC, ind.minus_di, ind.MinusDIStream, exact=False),
-    Case("adx", HLC, ind.adx, ind.ADXStream, exact=False),
-    Case("vwap", (*HLC, "volume", "time"), ind.vwap, ind.VWAPStream, exact=True),
+    Case("sma", ("close",), lambda c: ind.sma(c, 20), lambda: ind.SMAStream(20)),
+    Case("ema", ("close",), lambda c: ind.ema(c, 20), lambda: ind.EMAStream(20)),
+    Case("rsi", ("close",), lambda c: ind.rsi(c, 14), lambda: ind.RSIStream(14)),
+    Case("macd", ("close",), ind.macd, ind.MACDStream),
+    Case("bbands", ("close",), lambda c: ind.bbands(c, 20), lambda: ind.BBandsStream(20)),
+    Case("atr", HLC, ind.atr, ind.ATRStream),
+    Case("stoch", HLC, ind.stoch, ind.StochStream),
+    Case("cci", HLC, ind.cci, ind.CCIStream),
+    Case("mfi", (*HLC, "volume"), ind.mfi, ind.MFIStream),
+    Case("obv", ("close", "volume"), ind.obv, ind.OBVStream),
+    Case("plus_di", HLC, ind.plus_di, ind.PlusDIStream),
+    Case("minus_di", HLC, ind.minus_di, ind.MinusDIStream),
+    Case("adx", HLC, ind.adx, ind.ADXStream),
+    Case("vwap", (*HLC, "volume", "time"), ind.vwap, ind.VWAPStream),
 )
 
 
@@ -59,8 +55,4 @@ def assert_stream_equals_batch(case: Case, arrays: Arrays) -> None:
     batch = case.run_batch(arrays)
     stream = case.run_stream(arrays, batch.shape[1])
     np.testing.assert_array_equal(np.isnan(stream), np.isnan(batch), err_msg=f"{case.name} NaN")
-    if case.exact:
-        np.testing.assert_array_equal(stream, batch, err_msg=case.name)
-    else:
-        scale = float(np.nanmax(np.abs(arrays["close"]), initial=0.0))
-        np.testing.assert_allclose(stream, batch, rtol=1e-11, atol=1e-13 * scale, err_msg=case.name)
+    np.testing.assert_array_equal(stream, batch, err_msg=case.name)

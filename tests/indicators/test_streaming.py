@@ -1,6 +1,5 @@
-"""Each ``*Stream`` returns, bar by bar, what its batch function returns for the whole series:
-bit-identical for running totals and windows, to ~1e-15 for the EMA/Wilder recursions (batch
-runs them as a blocked scan)."""
+"""Each ``*Stream`` returns, bar by bar, what its batch function (a Rust kernel running the same
+arithmetic in the same order) returns for the whole series, bit for bit."""
 
 from __future__ import annotations
 
