@@ -125,6 +125,55 @@ class Budget(Section):
     daily_usd: Annotated[float, Field(ge=0)] = 5.0
     run_usd: Annotated[float, Field(ge=0)] = 1.0
     daily_tokens: Annotated[int, Field(ge=0)] = 2_000_000
+    run_tokens: Annotated[int, Field(ge=0)] = 500_000
+
+
+def _default_cache_ttl() -> dict[Timeframe, int]:
+    """Three bars of each timeframe, two of the daily."""
+    ttl = {tf: 3 * tf.seconds for tf in Timeframe}
+    ttl[Timeframe.D1] = 2 * Timeframe.D1.seconds
+    return ttl
+
+
+class CacheSettings(Section):
+    """LLM opinion cache: exact prompt hash plus quantized market-state bucket (SQLite)."""
+
+    enabled: bool = True
+    path: str | None = None  # SQLite file; None keeps it in memory for the process
+    state_bucket: bool = True
+    bucket_includes_symbol: bool = True
+    ttl_seconds: dict[Timeframe, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=_default_cache_ttl
+    )
+
+
+class HedgeSettings(Section):
+    """Fire the next model when the first has not answered by its rolling p95 latency."""
+
+    enabled: bool = True
+    default_delay_ms: Annotated[int, Field(gt=0)] = 1500
+    min_delay_ms: Annotated[int, Field(gt=0)] = 200
+    max_delay_ms: Annotated[int, Field(gt=0)] = 2500
+    min_samples: Annotated[int, Field(ge=1)] = 20
+    max_hedges: Annotated[int, Field(ge=0)] = 1
+
+
+class BreakerSettings(Section):
+    """Open a model's circuit after repeated cooldowns; one trial call after ``open_seconds``."""
+
+    trip_after_cooldowns: Annotated[int, Field(ge=1)] = 3
+    window_seconds: Annotated[float, Field(gt=0)] = 60.0
+    open_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class EvaluationSettings(Section):
+    """Where LLM calls are recorded and how rolling accuracy is computed."""
+
+    path: str | None = None  # SQLite file; None keeps it in memory for the process
+    window_calls: Annotated[int, Field(ge=1)] = 200
+    min_samples: Annotated[int, Field(ge=1)] = 20
+    prior_accuracy: Annotated[float, Field(ge=0, le=1)] = 0.5
+    neutral_band_pct: Annotated[float, Field(ge=0)] = 0.2
 
 
 class RouterSettings(Section):
@@ -138,6 +187,15 @@ class RouterSettings(Section):
     cost_margin: Annotated[float, Field(ge=0, le=1)] = 0.05
     budget: Budget = Field(default_factory=Budget)
     models: tuple[ModelConfig, ...] = ()
+    attempt_timeout_ms: Annotated[int, Field(gt=0)] = 4000
+    request_timeout_ms: Annotated[int, Field(gt=0)] = 8000
+    max_attempts: Annotated[int, Field(ge=1)] = 4
+    max_tokens_out: Annotated[int, Field(ge=16)] = 400
+    exploration_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    hedge: HedgeSettings = Field(default_factory=HedgeSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
     @model_validator(mode="after")
     def _check_chain(self) -> Self:

@@ -1,0 +1,451 @@
+"""The LLM router: cache, budget, policy, fallbacks, cooldowns, hedging, offline degradation.
+
+One request: build the prompt; answer from the cache if an exact or bucket entry is fresh;
+otherwise rank the healthy models that fit the budget by the request class's policy and call
+the first, falling back down the chain on failure and hedging with the next model once the
+first has run past its p95 latency. Every call lands in the evaluation store. When no model can
+answer (none configured, budget spent, all failed) the offline analyst does, and says why.
+The opinion feeds a signal's confluence only: the router never sizes or places an order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from trading.config import OFFLINE_ANALYST, ModelConfig, RouterSettings, RoutingPolicy
+from trading.llm import offline
+from trading.llm.budget import BudgetLedger
+from trading.llm.cache import OpinionCache
+from trading.llm.clients import ChatClient, FailureKind, ProviderError, clients_from_env
+from trading.llm.evaluation import CallRecord, EvaluationStore, call_cost_usd
+from trading.llm.health import Clock, ModelHealth
+from trading.llm.opinion import (
+    Answer,
+    AnswerError,
+    CacheOutcome,
+    Degradation,
+    LLMOpinion,
+    check_invalidation,
+    parse_answer,
+)
+from trading.llm.policy import ModelStats, rank
+from trading.llm.prompt import AnalysisRequest, Prompt, build_prompt
+
+Now = Callable[[], datetime]
+_CALL_GRACE_S = 0.5
+
+
+class UnknownRequestClassError(ValueError):
+    """A request names a class that has no policy in ``router.request_classes``."""
+
+
+@dataclass
+class RouterCounters:
+    """What the router did, for metrics and tests."""
+
+    requests: int = 0
+    cache_exact: int = 0
+    cache_bucket: int = 0
+    provider_calls: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    repaired: int = 0
+    rejected: int = 0
+    hedges: int = 0
+    hedge_wins: int = 0
+    fallbacks: int = 0
+    degraded: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def hit_rate(self) -> float:
+        return (self.cache_exact + self.cache_bucket) / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    model: str
+    answer: Answer | None
+    failure: str | None
+
+
+class LLMRouter:
+    """Routes analysis requests to hosted models or the offline analyst (pure asyncio)."""
+
+    def __init__(
+        self,
+        settings: RouterSettings,
+        *,
+        clients: Mapping[str, ChatClient] | None = None,
+        environ: Mapping[str, str] | None = None,
+        cache: OpinionCache | None = None,
+        evaluation: EvaluationStore | None = None,
+        clock: Clock = time.monotonic,
+        now: Now = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._now = now
+        self._rng = rng or random.Random(0)  # noqa: S311 - routing, not cryptography
+        self._attempt_timeout_s = settings.attempt_timeout_ms / 1000
+        self.models: dict[str, ModelConfig] = {m.name: m for m in settings.models}
+        self.clients: dict[str, ChatClient] = (
+            dict(clients)
+            if clients is not None
+            else clients_from_env(settings.models, self._attempt_timeout_s, environ)
+        )
+        self.chain = [
+            name
+            for name in settings.fallback_chain
+            if name != OFFLINE_ANALYST and name in self.clients and name in self.models
+        ]
+        self.health = {
+            name: ModelHealth(
+                name,
+                clock,
+                cooldown_after_failures=settings.cooldown_after_failures,
+                cooldown_seconds=settings.cooldown_seconds,
+                breaker=settings.breaker,
+            )
+            for name in self.chain
+        }
+        cache_settings = settings.cache
+        self.cache = cache
+        if self.cache is None and cache_settings.enabled:
+            self.cache = OpinionCache(
+                cache_settings.ttl_seconds,
+                cache_settings.path,
+                use_bucket=cache_settings.state_bucket,
+            )
+        self.evaluation = evaluation or EvaluationStore(settings.evaluation)
+        today = now().replace(hour=0, minute=0, second=0, microsecond=0)
+        spent_usd, spent_tokens = self.evaluation.spent_since(today)
+        self.budget = BudgetLedger(
+            settings.budget, now, spent_today_usd=spent_usd, spent_today_tokens=spent_tokens
+        )
+        self.counters = RouterCounters()
+
+    # ------------------------------------------------------------------ public
+
+    async def opinion(self, request: AnalysisRequest) -> LLMOpinion:
+        """A second opinion on ``request``: cached, routed, or offline (labelled)."""
+        started = self._clock()
+        policy = self.settings.request_classes.get(request.request_class)
+        if policy is None:
+            known = sorted(self.settings.request_classes)
+            raise UnknownRequestClassError(
+                f"request_class {request.request_class!r} has no policy; known: {known}"
+            )
+        prompt = build_prompt(
+            request, bucket_includes_symbol=self.settings.cache.bucket_includes_symbol
+        )
+        self.counters.requests += 1
+        if self.cache is not None:
+            hit = self.cache.lookup(prompt)
+            if hit is not None:
+                if hit.outcome is CacheOutcome.EXACT:
+                    self.counters.cache_exact += 1
+                else:
+                    self.counters.cache_bucket += 1
+                self._record(prompt, hit.source, hit.answer, started, cache=hit.outcome)
+                return self._opinion(prompt, hit.answer, hit.source, cache=hit.outcome)
+        if not self.chain:
+            return self._offline(prompt, started, Degradation.NO_MODEL, "no provider key set")
+        order, refusal = self._plan(prompt, policy)
+        if not order:
+            if refusal is not None:
+                return self._offline(prompt, started, Degradation.BUDGET, refusal)
+            return self._offline(prompt, started, Degradation.FAILED, "every model cooling down")
+        attempt, failures = await self._race(prompt, order)
+        if attempt is None or attempt.answer is None:
+            note = "; ".join(failures)[:300] or "request deadline passed"
+            return self._offline(prompt, started, Degradation.FAILED, note)
+        if self.cache is not None:
+            self.cache.store(prompt, attempt.answer, attempt.model)
+        return self._opinion(prompt, attempt.answer, attempt.model, cache=CacheOutcome.MISS)
+
+    def record_outcome(self, request: AnalysisRequest, forward_return_pct: float) -> int:
+        """Score the opinions given on ``request``'s bar once its forward return is known."""
+        primary = request.primary
+        return self.evaluation.record_outcome(
+            request.symbol, request.timeframe.value, primary.bar_time, forward_return_pct
+        )
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.close()
+        self.evaluation.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(self, prompt: Prompt, policy: RoutingPolicy) -> tuple[list[str], str | None]:
+        """Models to try in order (policy's pick, then the chain) and the last budget refusal."""
+        tokens_in = prompt.tokens_estimate
+        max_out = self.settings.max_tokens_out
+        refusal: str | None = None
+        fitting: list[str] = []
+        for name in self.chain:
+            if not self.health[name].available():
+                continue
+            why = self.budget.refusal(self.models[name], tokens_in, max_out)
+            if why is None:
+                fitting.append(name)
+            else:
+                refusal = why
+        if not fitting:
+            return [], refusal
+        request = prompt.request
+        if self.settings.exploration_rate and self._rng.random() < self.settings.exploration_rate:
+            primary = self._rng.choice(fitting)
+        else:
+            stats = [
+                ModelStats(
+                    name=name,
+                    accuracy=self.evaluation.accuracy(
+                        name, request.regime.value, request.timeframe.value
+                    ).score,
+                    usd_per_call=float(call_cost_usd(self.models[name], tokens_in, max_out // 2)),
+                    p95_ms=self.health[name].p95_ms(),
+                )
+                for name in fitting
+            ]
+            primary = rank(
+                policy,
+                stats,
+                cost_margin=self.settings.cost_margin,
+                latency_slo_ms=self.settings.latency_slo_ms,
+            )[0]
+        order = [primary, *(name for name in fitting if name != primary)]
+        return order[: self.settings.max_attempts], refusal
+
+    def hedge_delay_s(self, model: str) -> float:
+        """The model's rolling p95 once it has enough samples, clamped; the default before."""
+        hedge = self.settings.hedge
+        health = self.health[model]
+        p95 = health.p95_ms()
+        delay_ms = (
+            p95
+            if p95 is not None and health.latency_samples >= hedge.min_samples
+            else hedge.default_delay_ms
+        )
+        return min(max(delay_ms, hedge.min_delay_ms), hedge.max_delay_ms) / 1000
+
+    # ------------------------------------------------------------------ calling
+
+    async def _race(self, prompt: Prompt, order: list[str]) -> tuple[_Attempt | None, list[str]]:
+        """Try ``order`` with fallbacks and at most ``max_hedges`` hedges before the deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout_ms / 1000
+        hedge = self.settings.hedge
+        queue = list(order)
+        running: dict[asyncio.Task[_Attempt], tuple[str, float, bool]] = {}
+        failures: list[str] = []
+        hedges = 0
+
+        def launch(is_hedge: bool) -> None:
+            name = queue.pop(0)
+            self.health[name].begin_call()
+            task = asyncio.create_task(self._attempt(name, prompt))
+            running[task] = (name, loop.time(), is_hedge)
+
+        launch(False)
+        try:
+            while running:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    failures.append("request deadline passed")
+                    return None, failures
+                hedge_due = hedge.enabled and hedges < hedge.max_hedges and bool(queue)
+                wait_s = remaining
+                if hedge_due and len(running) == 1:
+                    name, began, _ = next(iter(running.values()))
+                    wait_s = min(
+                        remaining, max(0.0, began + self.hedge_delay_s(name) - loop.time())
+                    )
+                done, _ = await asyncio.wait(
+                    running, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    if hedge_due and len(running) == 1:
+                        hedges += 1
+                        self.counters.hedges += 1
+                        launch(True)
+                    continue
+                for task in done:
+                    name, _, was_hedge = running.pop(task)
+                    attempt = task.result()
+                    if attempt.answer is not None:
+                        self.counters.hedge_wins += was_hedge
+                        return attempt, failures
+                    failures.append(f"{name}: {attempt.failure}")
+                if not running and queue:
+                    self.counters.fallbacks += 1
+                    launch(False)
+            return None, failures
+        finally:
+            for task, (name, _, _) in running.items():
+                task.cancel()
+                self.health[name].release()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _attempt(self, name: str, prompt: Prompt) -> _Attempt:
+        """One provider call, parsed and recorded; never raises except on cancellation."""
+        model = self.models[name]
+        health = self.health[name]
+        started = self._clock()
+        self.counters.provider_calls += 1
+        try:
+            async with asyncio.timeout(self._attempt_timeout_s + _CALL_GRACE_S):
+                completion = await self.clients[name].complete(
+                    prompt,
+                    max_tokens=self.settings.max_tokens_out,
+                    timeout_s=self._attempt_timeout_s,
+                )
+        except ProviderError as exc:
+            return self._failed(prompt, name, started, exc.kind.value, Decimal(0), 0, 0)
+        except TimeoutError:
+            return self._failed(prompt, name, started, FailureKind.TIMEOUT.value, Decimal(0), 0, 0)
+        except Exception as exc:  # an SDK bug must cost one attempt, not the request
+            failure = f"{FailureKind.MALFORMED.value}: {type(exc).__name__}"
+            return self._failed(prompt, name, started, failure, Decimal(0), 0, 0)
+        cost = call_cost_usd(model, completion.tokens_in, completion.tokens_out)
+        self.budget.charge(cost, completion.tokens_in + completion.tokens_out)
+        try:
+            answer, repaired = parse_answer(completion.text)
+            check_invalidation(answer, float(prompt.request.primary.close))
+        except AnswerError as exc:
+            self.counters.rejected += 1
+            failure = f"{FailureKind.MALFORMED.value}: {exc.problem}"
+            return self._failed(
+                prompt, name, started, failure, cost, completion.tokens_in, completion.tokens_out
+            )
+        self.counters.repaired += repaired
+        latency_ms = (self._clock() - started) * 1000
+        health.record_success(latency_ms)
+        self._record(
+            prompt,
+            name,
+            answer,
+            started,
+            cache=CacheOutcome.MISS,
+            tokens=(completion.tokens_in, completion.tokens_out),
+            cost=cost,
+        )
+        return _Attempt(name, answer, None)
+
+    def _failed(
+        self,
+        prompt: Prompt,
+        name: str,
+        started: float,
+        failure: str,
+        cost: Decimal,
+        tokens_in: int,
+        tokens_out: int,
+    ) -> _Attempt:
+        self.health[name].record_failure()
+        self.counters.failures[failure.split(":")[0]] += 1
+        request = prompt.request
+        self.evaluation.record(
+            CallRecord(
+                ts=self._now(),
+                model=name,
+                request_hash=prompt.hash,
+                request_class=request.request_class,
+                symbol=request.symbol,
+                timeframe=request.timeframe.value,
+                regime=request.regime.value,
+                bar_time=request.primary.bar_time,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=cost,
+                latency_ms=(self._clock() - started) * 1000,
+                cache=CacheOutcome.MISS.value,
+                error=failure[:200],
+            )
+        )
+        return _Attempt(name, None, failure)
+
+    # ------------------------------------------------------------------ answers
+
+    def _record(
+        self,
+        prompt: Prompt,
+        source: str,
+        answer: Answer,
+        started: float,
+        *,
+        cache: CacheOutcome,
+        tokens: tuple[int, int] = (0, 0),
+        cost: Decimal = Decimal(0),
+    ) -> None:
+        request = prompt.request
+        self.evaluation.record(
+            CallRecord(
+                ts=self._now(),
+                model=source,
+                request_hash=prompt.hash,
+                request_class=request.request_class,
+                symbol=request.symbol,
+                timeframe=request.timeframe.value,
+                regime=request.regime.value,
+                bar_time=request.primary.bar_time,
+                tokens_in=tokens[0],
+                tokens_out=tokens[1],
+                cost_usd=cost,
+                latency_ms=(self._clock() - started) * 1000,
+                cache=cache.value,
+                direction=answer.direction.value,
+                confidence=answer.confidence,
+            )
+        )
+
+    def _opinion(
+        self,
+        prompt: Prompt,
+        answer: Answer,
+        source: str,
+        *,
+        cache: CacheOutcome,
+        degraded: Degradation | None = None,
+        note: str = "",
+    ) -> LLMOpinion:
+        return LLMOpinion(
+            direction=answer.direction,
+            confidence=answer.confidence,
+            reasons=answer.reasons,
+            invalidation_level=answer.invalidation_level,
+            source=source,
+            offline=source == offline.OFFLINE_SOURCE,
+            degraded=degraded,
+            note=note[:300],
+            cache=cache,
+            prompt_version=prompt.version,
+            prompt_hash=prompt.hash,
+        )
+
+    def _offline(
+        self, prompt: Prompt, started: float, reason: Degradation, detail: str
+    ) -> LLMOpinion:
+        """The rule-based analyst's answer, labelled with why no hosted model gave one."""
+        self.counters.degraded[reason.value] += 1
+        answer = offline.analyse(prompt.request)
+        self._record(prompt, offline.OFFLINE_SOURCE, answer, started, cache=CacheOutcome.MISS)
+        note = f"offline analyst: {reason.value}: {detail}"
+        return self._opinion(
+            prompt,
+            answer,
+            offline.OFFLINE_SOURCE,
+            cache=CacheOutcome.MISS,
+            degraded=reason,
+            note=note,
+        )
