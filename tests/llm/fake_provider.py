@@ -11,6 +11,7 @@ body, malformed envelopes, garbage / truncated / off-schema answer text, or a ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -116,10 +117,8 @@ class FakeProvider:
         delay = latency(tenant.rng) if callable(latency) else latency
         started = time.perf_counter()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=delay)
-            except TimeoutError:
-                pass
         tenant.latencies_s.append(time.perf_counter() - started)
         if behaviour.status != 200:
             return _error(tenant.wire, behaviour.status)

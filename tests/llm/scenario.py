@@ -125,7 +125,7 @@ def fake_settings(
 ) -> tuple[RouterSettings, dict[str, str]]:
     """Router settings whose chain is ``names`` (default all five) then offline, plus their keys."""
     models = fake_models(fake, names)
-    chain = tuple(m.name for m in models) + ("offline",)
+    chain = (*tuple(m.name for m in models), "offline")
     base: dict[str, Any] = {
         "models": models,
         "fallback_chain": chain,

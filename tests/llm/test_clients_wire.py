@@ -38,7 +38,8 @@ def test_sdk_answer_and_usage_come_back_over_the_wire(name: str) -> None:
     completion, tenant = asyncio.run(_call(name, None))
     answer, repaired = parse_answer(completion.text)
     assert (answer.direction.value, answer.confidence, repaired) == ("LONG", 0.7, False)
-    assert completion.tokens_in > 100 and completion.tokens_out > 10
+    assert completion.tokens_in > 100
+    assert completion.tokens_out > 10
     assert len(tenant.requests) == 1
     sent = tenant.requests[0]
     assert sent["model"] == f"{name}-model"

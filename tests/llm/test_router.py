@@ -44,7 +44,8 @@ def test_without_any_key_the_offline_analyst_answers_and_says_so() -> None:
         return opinion
 
     opinion = asyncio.run(scenario())
-    assert opinion.source == "offline" and opinion.offline
+    assert opinion.source == "offline"
+    assert opinion.offline
     assert opinion.degraded is Degradation.NO_MODEL
     assert "offline analyst" in opinion.note
     assert opinion.direction is Direction.LONG  # the bullish fixture
@@ -85,8 +86,10 @@ def test_answer_is_cached_and_the_second_identical_request_costs_nothing() -> No
     assert second.model_dump(exclude={"cache"}) == first.model_dump(exclude={"cache"})
     assert sent == 1
     assert [c.cache for c in calls] == ["miss", "exact"]
-    assert calls[0].cost_usd > 0 and calls[1].cost_usd == 0
-    assert calls[0].tokens_in > 0 and calls[0].request_hash == first.prompt_hash
+    assert calls[0].cost_usd > 0
+    assert calls[1].cost_usd == 0
+    assert calls[0].tokens_in > 0
+    assert calls[0].request_hash == first.prompt_hash
 
 
 def test_similar_market_state_hits_the_bucket_and_rebases_the_invalidation() -> None:
@@ -110,7 +113,8 @@ def test_similar_market_state_hits_the_bucket_and_rebases_the_invalidation() -> 
 
     first, second, sent = asyncio.run(scenario())
     assert sent == 1
-    assert second.cache is CacheOutcome.BUCKET and second.source == "claude"
+    assert second.cache is CacheOutcome.BUCKET
+    assert second.source == "claude"
     assert second.prompt_hash != first.prompt_hash
     assert second.invalidation_level == pytest.approx(63000.0 * 64750.0 / 64500.0)
 
@@ -153,7 +157,8 @@ def test_backtest_rerun_on_the_same_cache_file_is_free_and_identical(tmp_path: P
 
     first, calls_first = asyncio.run(run())
     second, calls_second = asyncio.run(run())
-    assert calls_first > 0 and calls_second == 0
+    assert calls_first > 0
+    assert calls_second == 0
     assert second == first
 
 
@@ -172,9 +177,11 @@ def test_failing_primary_falls_back_down_the_chain_and_is_recorded() -> None:
             return opinion, calls, counters
 
     opinion, calls, counters = asyncio.run(scenario())
-    assert opinion.source == "mistral" and opinion.degraded is None
+    assert opinion.source == "mistral"
+    assert opinion.degraded is None
     assert [(c.model, c.error) for c in calls] == [("claude", "server_error"), ("mistral", None)]
-    assert counters.fallbacks == 1 and counters.failures["server_error"] == 1
+    assert counters.fallbacks == 1
+    assert counters.failures["server_error"] == 1
 
 
 def test_garbage_answers_are_repaired_once_or_rejected_never_passed_on() -> None:
@@ -193,7 +200,8 @@ def test_garbage_answers_are_repaired_once_or_rejected_never_passed_on() -> None
             return opinion, counters
 
     opinion, counters = asyncio.run(scenario())
-    assert opinion.source == "claude" and opinion.direction is Direction.LONG
+    assert opinion.source == "claude"
+    assert opinion.direction is Direction.LONG
     assert (counters.rejected, counters.repaired, counters.failures["malformed"]) == (2, 1, 2)
 
 
@@ -212,8 +220,10 @@ def test_all_providers_failing_degrades_to_the_offline_analyst_with_the_reasons(
             return opinion
 
     opinion = asyncio.run(scenario())
-    assert opinion.offline and opinion.degraded is Degradation.FAILED
-    assert "claude: server_error" in opinion.note and "gpt: rate_limited" in opinion.note
+    assert opinion.offline
+    assert opinion.degraded is Degradation.FAILED
+    assert "claude: server_error" in opinion.note
+    assert "gpt: rate_limited" in opinion.note
     assert "mistral: malformed" in opinion.note
 
 
@@ -297,7 +307,9 @@ def test_budget_exhaustion_degrades_to_offline_and_says_which_cap() -> None:
     assert [o.source for o in opinions[:sent]] == ["claude"] * sent
     assert 0 < sent < 6
     last = opinions[-1]
-    assert last.offline and last.degraded is Degradation.BUDGET and "run_usd" in last.note
+    assert last.offline
+    assert last.degraded is Degradation.BUDGET
+    assert "run_usd" in last.note
     assert float(spent) <= 0.01
 
 
@@ -373,7 +385,8 @@ def test_request_deadline_bounds_a_hanging_provider() -> None:
             return opinion, elapsed
 
     opinion, elapsed = asyncio.run(scenario())
-    assert opinion.offline and opinion.degraded is Degradation.FAILED
+    assert opinion.offline
+    assert opinion.degraded is Degradation.FAILED
     assert "deadline" in opinion.note
     assert elapsed < 1.5
 
