@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from trading.contracts import Confidence, Direction, Reason
 
 MAX_REASONS = 6
+MAX_TRUNCATION_CUTS = 8
 
 
 class AnswerError(ValueError):
@@ -138,7 +139,7 @@ def _extract_object(text: str) -> dict[str, Any] | None:
     body = body[start:]
     end = body.rfind("}")
     candidates = [body[: end + 1]] if end >= 0 else []
-    candidates.append(_close_truncated(body))
+    candidates.extend(_close_truncated(body))
     for candidate in candidates:
         try:
             value = json.loads(candidate)
@@ -149,11 +150,12 @@ def _extract_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _close_truncated(body: str) -> str:
-    """Close the strings, arrays and objects a cut-off answer left open."""
+def _close_truncated(body: str) -> list[str]:
+    """Candidates for a cut-off answer: closed as is, then cut back to each earlier comma."""
     stack: list[str] = []
+    commas: list[tuple[int, tuple[str, ...]]] = []
     in_string = escaped = False
-    for char in body:
+    for index, char in enumerate(body):
         if in_string:
             if escaped:
                 escaped = False
@@ -167,9 +169,13 @@ def _close_truncated(body: str) -> str:
             stack.append("}" if char == "{" else "]")
         elif char in "}]" and stack:
             stack.pop()
-    text = body + ('"' if in_string else "")
-    text = text.rstrip().rstrip(",:")
-    return text + "".join(reversed(stack))
+        elif char == ",":
+            commas.append((index, tuple(stack)))
+    tail = body + ('"' if in_string else "")
+    candidates = [tail.rstrip().rstrip(",:") + "".join(reversed(stack))]
+    for index, open_at_comma in reversed(commas[-MAX_TRUNCATION_CUTS:]):
+        candidates.append(body[:index] + "".join(reversed(open_at_comma)))
+    return candidates
 
 
 def _normalise(data: dict[str, Any]) -> dict[str, Any]:
@@ -183,10 +189,13 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(direction, str):
         out["direction"] = _DIRECTION_ALIASES.get(direction.strip().lower(), direction.upper())
     confidence = out.get("confidence")
-    if isinstance(confidence, str):
-        confidence = _to_float(confidence.rstrip("%"))
-    if isinstance(confidence, int | float) and 1 < confidence <= 100:
-        confidence = confidence / 100
+    if isinstance(confidence, str) and confidence.strip().endswith("%"):
+        percent = _to_float(confidence.strip().rstrip("%"))
+        confidence = percent / 100 if isinstance(percent, float) else confidence
+    elif isinstance(confidence, int) and 1 < confidence <= 100:
+        confidence = confidence / 100  # a whole-number percentage
+    elif isinstance(confidence, str):
+        confidence = _to_float(confidence)
     if confidence is not None:
         out["confidence"] = confidence
     reasons = out.get("reasons")
