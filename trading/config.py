@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from trading.contracts import Symbol, Timeframe
+from trading.contracts import PatternKind, Symbol, Timeframe
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 SIGNATURE_KEY_ENV = "RAYTRADER_CONFIG_KEY"
@@ -229,6 +229,75 @@ class FeatureFlags(Section):
     flatten_on_safe_mode: bool = False
 
 
+class SignalSettings(Section):
+    """Confluence weights, regime thresholds and calibration of ``trading.signals``."""
+
+    indicator_weight: Annotated[float, Field(ge=0)] = 0.5
+    pattern_weight: Annotated[float, Field(ge=0)] = 0.35
+    llm_weight: Annotated[float, Field(ge=0)] = 0.15
+    indicator_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"trend": 0.35, "macd": 0.25, "rsi": 0.2, "stoch": 0.1, "di": 0.1}
+    )
+    pattern_weights: dict[PatternKind, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {
+            PatternKind.SUPPORT: 0.6,
+            PatternKind.RESISTANCE: 0.6,
+            PatternKind.TREND_LINE: 0.3,
+            PatternKind.RANGE_BREAKOUT: 0.8,
+            PatternKind.TREND_LINE_BREAK: 0.6,
+            PatternKind.LEVEL_BREAK: 0.8,
+            PatternKind.RETEST: 0.7,
+            PatternKind.FALSE_BREAK: 0.8,
+            PatternKind.PIN_BAR: 0.6,
+            PatternKind.ENGULFING: 0.5,
+            PatternKind.MORNING_STAR: 0.7,
+            PatternKind.EVENING_STAR: 0.7,
+            PatternKind.REGULAR_DIVERGENCE: 0.6,
+            PatternKind.HIDDEN_DIVERGENCE: 0.4,
+        }
+    )
+    pattern_memory_bars: Annotated[int, Field(ge=1, le=50)] = 5
+    pattern_decay: Annotated[float, Field(gt=0, le=1)] = 0.7
+    timeframe_weights: dict[Timeframe, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {
+            Timeframe.M15: 0.15,
+            Timeframe.H1: 0.25,
+            Timeframe.H4: 0.3,
+            Timeframe.D1: 0.3,
+        }
+    )
+    volatility_adapt: Annotated[float, Field(ge=0, le=2)] = 0.8
+    atr_percentile_bars: Annotated[int, Field(ge=10)] = 100
+    regime_timeframe: Timeframe = Timeframe.H4
+    regime_enter: Annotated[float, Field(gt=0, le=1)] = 0.35
+    regime_exit: Annotated[float, Field(gt=0, le=1)] = 0.15
+    high_vol_enter: Annotated[float, Field(gt=0, le=1)] = 0.8
+    high_vol_exit: Annotated[float, Field(gt=0, le=1)] = 0.6
+    regime_bias: Annotated[float, Field(ge=0, lt=1)] = 0.15
+    direction_threshold: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    calibration_window: Annotated[int, Field(ge=50)] = 2000
+    calibration_refit_bars: Annotated[int, Field(ge=1)] = 100
+    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    calibration_min_samples: Annotated[int, Field(ge=10)] = 200
+    outcome_horizon_bars: Annotated[int, Field(ge=1)] = 4
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> Self:
+        if self.regime_exit >= self.regime_enter:
+            raise ValueError(
+                f"regime_exit {self.regime_exit} must be below regime_enter {self.regime_enter}"
+            )
+        if self.high_vol_exit >= self.high_vol_enter:
+            raise ValueError(
+                f"high_vol_exit {self.high_vol_exit} must be below "
+                f"high_vol_enter {self.high_vol_enter}"
+            )
+        unknown = sorted(set(self.indicator_weights) - {"trend", "macd", "rsi", "stoch", "di"})
+        if unknown:
+            raise ValueError(f"indicator_weights: unknown components {unknown}")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Environment overrides beat the YAML file."""
 
@@ -246,6 +315,7 @@ class Settings(BaseSettings):
     router: RouterSettings = Field(default_factory=RouterSettings)
     venue: VenueSettings = Field(default_factory=VenueSettings)
     features: FeatureFlags = Field(default_factory=FeatureFlags)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
 
     @model_validator(mode="after")
     def _check_timeframes(self) -> Self:

@@ -1,1 +1,2 @@
-"""Signals: multi-timeframe analysis of one symbol, and (later) confluence scoring."""
+"""Signals: multi-timeframe analysis of one symbol, confluence scoring, regimes, calibration and
+explained ``Signal``s. No Ray here."""

@@ -1,4 +1,5 @@
-"""One symbol's multi-timeframe view: base bars in, closed higher bars and indicator snapshots out.
+"""One symbol's multi-timeframe view: base bars in, closed higher bars, indicator snapshots,
+pattern hits, per-timeframe scores and an explained ``Signal`` out.
 
 The same object runs inside a live ``SymbolActor`` and inside a backtest, so both see
 exactly the bars and indicator values the other sees.
@@ -8,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from trading.contracts import IndicatorSnapshot, MarketBar, Timeframe
+from trading.config import SignalSettings
+from trading.contracts import IndicatorSnapshot, MarketBar, Signal, Timeframe
 from trading.indicators.engine import IndicatorConfig, IndicatorSet
 from trading.market.resample import Resampler
+from trading.patterns import PatternConfig
+from trading.signals.calibration import Calibrator
+from trading.signals.confluence import AnalystOpinion
+from trading.signals.history import calibration_params
+from trading.signals.scoring import TimeframeScore, TimeframeScorer, combine, compose_signal
 
 
 @dataclass
@@ -38,13 +45,21 @@ class SymbolAnalysis:
         base: Timeframe,
         timeframes: Sequence[Timeframe] = Timeframe.analysis(),
         config: IndicatorConfig | None = None,
+        signals: SignalSettings | None = None,
+        patterns: PatternConfig | None = None,
     ) -> None:
         self.symbol = symbol
         self.base = base
         self.timeframes = tuple(timeframes)
+        self.settings = signals or SignalSettings()
         self._resampler = Resampler(symbol, base, self.timeframes)
         self._indicators = {tf: IndicatorSet(symbol, tf, config) for tf in self.timeframes}
+        self._scorers = {tf: TimeframeScorer(tf, self.settings, patterns) for tf in self.timeframes}
+        self._scores: dict[Timeframe, TimeframeScore] = {}
         self._snapshots: dict[Timeframe, IndicatorSnapshot] = {}
+        self._finest = min(self.timeframes, key=lambda tf: tf.seconds)
+        self._calibrator = Calibrator(calibration_params(self.settings))
+        self._probability: tuple[float, bool] | None = None
         self.counts = AnalysisCounts(closed_bars=dict.fromkeys(self.timeframes, 0))
 
     def on_bar(self, bar: MarketBar) -> list[IndicatorSnapshot]:
@@ -55,7 +70,8 @@ class SymbolAnalysis:
                 continue
             timeframe = resampled.bar.timeframe
             indicators = self._indicators[timeframe]
-            indicators.update_bar(resampled.bar)
+            values = indicators.update_bar(resampled.bar)
+            self._score(timeframe, resampled.bar, values)
             snapshot = indicators.snapshot()
             self._snapshots[timeframe] = snapshot
             self.counts.closed_bars[timeframe] += 1
@@ -65,6 +81,48 @@ class SymbolAnalysis:
             self.counts.last_bar_time = bar.open_time
         self.counts.incomplete_bars = self._resampler.incomplete_bars
         return fresh
+
+    def _score(self, timeframe: Timeframe, bar: MarketBar, values: dict[str, float]) -> None:
+        self._scores[timeframe] = self._scorers[timeframe].update(
+            float(bar.open),
+            float(bar.high),
+            float(bar.low),
+            float(bar.close),
+            float(bar.volume),
+            values,
+        )
+        if timeframe is self._finest:
+            final, _, _ = combine(self._scores, self.settings)
+            self._probability = self._calibrator.update(final, float(bar.close))
+
+    def timeframe_score(self, timeframe: Timeframe) -> TimeframeScore | None:
+        """The latest per-timeframe reading (patterns, indicators, regime), None before a bar."""
+        return self._scores.get(timeframe)
+
+    def signal(
+        self, opinion: AnalystOpinion | None = None, created_at: datetime | None = None
+    ) -> Signal | None:
+        """The explained signal of the latest closed bars (None before any closed bar).
+
+        The confidence is the calibrated probability that the direction is right, fitted on
+        this symbol's past outcomes (``signals.outcome_horizon_bars`` bars of the finest
+        timeframe); the naive ``0.5 + 0.5 |score|`` until enough outcomes are known.
+        """
+        if not self._scores:
+            return None
+        final, _, _ = combine(self._scores, self.settings, opinion)
+        probability, calibrated = self._calibrator.probability(final)
+        latest = max(self._snapshots.values(), key=lambda snap: snap.bar_time)
+        return compose_signal(
+            self.symbol,
+            self._scores,
+            self.settings,
+            bar_time=latest.bar_time,
+            created_at=created_at or datetime.now(UTC),
+            probability=probability,
+            calibrated=calibrated,
+            opinion=opinion,
+        )
 
     def snapshot(self, timeframe: Timeframe) -> IndicatorSnapshot | None:
         """The latest snapshot of ``timeframe``, or None before its first closed bar."""
