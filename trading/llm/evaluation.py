@@ -2,12 +2,14 @@
 
 Outcomes are scored against forward returns once they are known; rolling accuracy per model,
 regime and timeframe (shrunk towards the model's overall accuracy, and that towards a prior)
-is what the AccuracyFirst and CostAware policies rank by.
+is what the AccuracyFirst and CostAware policies rank by. The rolling windows live in memory
+(rebuilt from the table on open), so ranking costs no query.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -99,7 +101,8 @@ class EvaluationStore:
             self._db.execute(statement)
         self._db.commit()
         self._pending = 0
-        self._accuracy: dict[tuple[str, str, str], Accuracy] = {}
+        self._outcomes: dict[tuple[str, str, str], deque[bool]] = {}
+        self._load_outcomes()
 
     def record(self, call: CallRecord) -> None:
         """Append one call; committed in batches of ``COMMIT_EVERY`` and on ``flush``."""
@@ -143,58 +146,57 @@ class EvaluationStore:
     ) -> int:
         """Score every opinion given on that bar against the realised forward return."""
         band = self.settings.neutral_band_pct
-        cursor = self._db.execute(
-            """UPDATE llm_calls SET forward_return_pct = ?, outcome = CASE
-                 WHEN direction = 'LONG' AND ? > ? THEN 'hit'
-                 WHEN direction = 'SHORT' AND ? < -? THEN 'hit'
-                 WHEN direction = 'NEUTRAL' AND abs(?) <= ? THEN 'hit'
-                 ELSE 'miss' END
-               WHERE symbol = ? AND timeframe = ? AND bar_time = ? AND direction IS NOT NULL""",
-            (
-                forward_return_pct,
-                forward_return_pct,
-                band,
-                forward_return_pct,
-                band,
-                forward_return_pct,
-                band,
-                symbol,
-                timeframe,
-                _iso(bar_time),
-            ),
-        )
-        self.flush()
-        if cursor.rowcount:
-            self._accuracy.clear()
-        return cursor.rowcount
+        rows = self._db.execute(
+            "SELECT id, model, regime, direction, cache FROM llm_calls WHERE symbol = ? AND"
+            " timeframe = ? AND bar_time = ? AND direction IS NOT NULL AND outcome IS NULL",
+            (symbol, timeframe, _iso(bar_time)),
+        ).fetchall()
+        for row_id, model, regime, direction, cache in rows:
+            hit = (
+                (direction == "LONG" and forward_return_pct > band)
+                or (direction == "SHORT" and forward_return_pct < -band)
+                or (direction == "NEUTRAL" and abs(forward_return_pct) <= band)
+            )
+            self._db.execute(
+                "UPDATE llm_calls SET outcome = ?, forward_return_pct = ? WHERE id = ?",
+                ("hit" if hit else "miss", forward_return_pct, row_id),
+            )
+            if cache == "miss":
+                self._remember(model, regime, timeframe, hit)
+        self._pending += len(rows)
+        if self._pending >= COMMIT_EVERY:
+            self.flush()
+        return len(rows)
 
-    def _hits(self, model: str, regime: str | None, timeframe: str | None) -> tuple[int, int]:
-        where = "model = ? AND cache = 'miss' AND outcome IS NOT NULL"
-        params: list[str | int] = [model]
-        if regime is not None and timeframe is not None:
-            where += " AND regime = ? AND timeframe = ?"
-            params += [regime, timeframe]
-        params.append(self.settings.window_calls)
-        row = self._db.execute(
-            f"SELECT count(*), coalesce(sum(outcome = 'hit'), 0) FROM (SELECT outcome FROM "  # noqa: S608
-            f"llm_calls WHERE {where} ORDER BY id DESC LIMIT ?)",
-            params,
-        ).fetchone()
-        return int(row[1]), int(row[0])
+    def _remember(self, model: str, regime: str, timeframe: str, hit: bool) -> None:
+        for key in ((model, regime, timeframe), (model, "*", "*")):
+            window = self._outcomes.get(key)
+            if window is None:
+                window = self._outcomes[key] = deque(maxlen=self.settings.window_calls)
+            window.append(hit)
+
+    def _load_outcomes(self) -> None:
+        """Rebuild the rolling windows from the stored, scored live calls."""
+        rows = self._db.execute(
+            "SELECT model, regime, timeframe, outcome FROM llm_calls WHERE cache = 'miss'"
+            " AND outcome IS NOT NULL ORDER BY id"
+        )
+        for model, regime, timeframe, outcome in rows:
+            self._remember(model, regime, timeframe, outcome == "hit")
 
     def accuracy(self, model: str, regime: str, timeframe: str) -> Accuracy:
-        """Rolling hit rate of ``model`` in this regime and timeframe, shrunk to its overall."""
-        key = (model, regime, timeframe)
-        cached = self._accuracy.get(key)
-        if cached is not None:
-            return cached
+        """Rolling hit rate of ``model`` in this regime and timeframe, shrunk to its overall.
+
+        score = (hits + overall * k) / (n + k), overall = (all_hits + prior * k) / (all_n + k),
+        k = ``min_samples``: a few lucky calls cannot outrank a long record.
+        """
         k = self.settings.min_samples
-        hits_all, n_all = self._hits(model, None, None)
-        overall = (hits_all + self.settings.prior_accuracy * k) / (n_all + k)
-        hits, n = self._hits(model, regime, timeframe)
-        result = Accuracy(score=(hits + overall * k) / (n + k), samples=n)
-        self._accuracy[key] = result
-        return result
+        overall_window = self._outcomes.get((model, "*", "*"), ())
+        overall = (sum(overall_window) + self.settings.prior_accuracy * k) / (
+            len(overall_window) + k
+        )
+        window = self._outcomes.get((model, regime, timeframe), ())
+        return Accuracy(score=(sum(window) + overall * k) / (len(window) + k), samples=len(window))
 
     def spent_since(self, since: datetime) -> tuple[Decimal, int]:
         """USD and tokens of calls at or after ``since`` (for the daily budget after a restart)."""

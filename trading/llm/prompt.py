@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -125,29 +126,37 @@ def price_text(close: Decimal) -> str:
     return number(value, digits)
 
 
+def _encode_value(key: str, value: float, close: float) -> str:
+    if key.startswith(_PRICE_LIKE):
+        return number((value / close - 1.0) * 100.0, 2)
+    if key.startswith(_PERCENT_OF_CLOSE):
+        return number(value / close * 100.0, 3)
+    if key.startswith(_OSCILLATORS):
+        return number(value, 0)
+    return number(value, 4)
+
+
 def encode_values(values: Mapping[str, float], close: float) -> str:
     """``key=value`` pairs in key order, scaled to be comparable across symbols."""
-    parts: list[str] = []
-    for key in sorted(values):
-        if key in _SKIPPED:
-            continue
-        value = values[key]
-        if key.startswith(_PRICE_LIKE):
-            text = number((value / close - 1.0) * 100.0, 2)
-        elif key.startswith(_PERCENT_OF_CLOSE):
-            text = number(value / close * 100.0, 3)
-        elif key.startswith(_OSCILLATORS):
-            text = number(value, 0)
-        else:
-            text = number(value, 4)
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
+    return " ".join(
+        f"{key}={_encode_value(key, values[key], close)}"
+        for key in sorted(values)
+        if key not in _SKIPPED
+    )
+
+
+@lru_cache(maxsize=8192)
+def _snapshot_line(
+    timeframe: Timeframe, close: Decimal, items: tuple[tuple[str, float], ...]
+) -> str:
+    values = encode_values(dict(items), float(close))
+    return f"{timeframe} close={price_text(close)} {values}".rstrip()
 
 
 def encode_snapshot(snapshot: IndicatorSnapshot) -> str:
-    close = float(snapshot.close)
-    values = encode_values(snapshot.values, close)
-    return f"{snapshot.timeframe} close={price_text(snapshot.close)} {values}".rstrip()
+    """One line per snapshot; memoised on its content, as context snapshots repeat per bar."""
+    items = tuple(sorted(snapshot.values.items()))
+    return _snapshot_line(snapshot.timeframe, snapshot.close, items)
 
 
 def encode_pattern(hit: PatternHit, close: float) -> str:
