@@ -173,4 +173,9 @@ def test_hundreds_of_sigkills_never_duplicate_an_order(
     result = run_crash_campaign(
         paper_process, paper_bars, tmp_path, seed=100 + seed, kills=30, count=300
     )
+    print(
+        f"\ncrash-restart seed {seed}: {result['kills']} kills, "
+        f"{result['paper']['accepted']} accepted, "
+        f"{result['paper']['duplicate_attempts']} duplicate attempts"
+    )
     check_exactly_once(result)
