@@ -157,6 +157,14 @@ class HedgeSettings(Section):
     min_samples: Annotated[int, Field(ge=1)] = 20
     max_hedges: Annotated[int, Field(ge=0)] = 1
 
+    @model_validator(mode="after")
+    def _check_delays(self) -> Self:
+        if self.min_delay_ms > self.max_delay_ms:
+            raise ValueError(
+                f"hedge min_delay_ms {self.min_delay_ms} exceeds max_delay_ms {self.max_delay_ms}"
+            )
+        return self
+
 
 class BreakerSettings(Section):
     """Open a model's circuit after repeated cooldowns; one trial call after ``open_seconds``."""
