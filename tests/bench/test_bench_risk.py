@@ -11,9 +11,9 @@ import pytest
 
 from tests.risk.scenario import T0, fill, intent
 from trading.contracts import DecisionOutcome, OrderIntent, Side
+from trading.market.instruments import InstrumentSpec
 from trading.risk import (
     Correlations,
-    InstrumentSpec,
     Mark,
     MarketView,
     Portfolio,

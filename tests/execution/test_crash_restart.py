@@ -23,7 +23,7 @@ from tests.execution.conftest import REPO, child_env, ids, make_intents, venue_n
 from trading.contracts import OrderStatus
 from trading.execution.gateway import OrderGateway
 from trading.execution.paper import PaperBar
-from trading.execution.rules import venue_symbol
+from trading.market.instruments import venue_symbol
 
 FAULTS = {
     "latency_ms": 2,

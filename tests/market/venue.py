@@ -26,8 +26,9 @@ import numpy as np
 from aiohttp import web
 
 from trading.contracts import MarketBar, Timeframe, epoch_us
-from trading.market.binance import RejectReason, stream_name, venue_symbol
+from trading.market.binance import RejectReason, stream_name
 from trading.market.frames import BarColumns
+from trading.market.instruments import venue_symbol
 
 
 def tape(columns: BarColumns, symbol: str, timeframe: Timeframe, rows: slice) -> list[MarketBar]:

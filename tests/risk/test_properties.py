@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from tests.risk.scenario import T0, fill, intent
 from trading.config import RiskLimits
 from trading.contracts import DecisionOutcome, DenialReason, Side
+from trading.market.instruments import BINANCE_SPOT
 from trading.risk import (
-    BINANCE_SPOT,
     Correlations,
     Mark,
     MarketView,

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trading.config import RiskLimits
-from trading.risk import BINANCE_SPOT, RiskPolicy, loss_per_unit, position_size, risk_pct
+from trading.market.instruments import BINANCE_SPOT
+from trading.risk import RiskPolicy, loss_per_unit, position_size, risk_pct
 
 BTC = BINANCE_SPOT["BTC/USDT"]
 MIN, MAX = Decimal("0.25"), Decimal("2.0")

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trading.contracts import Side
-from trading.risk import BINANCE_SPOT, TrailingStop, atr_stop, take_profit_prices
+from trading.market.instruments import BINANCE_SPOT
+from trading.risk import TrailingStop, atr_stop, take_profit_prices
 
 SOL = BINANCE_SPOT["SOL/USDT"]
 D = Decimal

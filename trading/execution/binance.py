@@ -38,8 +38,8 @@ from trading.execution.retry import (
     VenueError,
     VenueRejected,
 )
-from trading.execution.rules import venue_symbol
 from trading.execution.venue import PlaceAck
+from trading.market.instruments import venue_symbol
 
 ORDER_TYPES = {
     OrderType.MARKET: "MARKET",

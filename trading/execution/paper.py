@@ -30,7 +30,8 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from trading.execution.gateway import InstrumentRules
-from trading.execution.rules import binance_spot_rules, venue_symbol
+from trading.execution.rules import binance_spot_rules
+from trading.market.instruments import venue_symbol
 
 QUOTE_PLACES = Decimal("0.00000001")
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")

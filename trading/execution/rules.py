@@ -1,59 +1,40 @@
-"""Binance spot instrument filters for the shared-data symbols, as a dated snapshot.
+"""The gateway's view of the instrument table (``trading.market.instruments``).
 
-Values are the ``PRICE_FILTER.tickSize``, ``LOT_SIZE.stepSize``/``minQty`` and
-``NOTIONAL.minNotional`` of ``GET /api/v3/exchangeInfo`` (Binance spot, snapshot of
-``SNAPSHOT_DATE``). They are cross-checked against the real data in ``tests/execution``: every
-price of 2025-2026 lies on the tick grid and traded volumes lie on the lot grid.
 Rounding itself is Rust's (``rules.rs``): price to the tick toward the safe side, quantity
 down to the lot.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 from trading.execution.gateway import InstrumentRules
+from trading.market.instruments import (
+    BINANCE_SPOT,
+    SNAPSHOT_DATE,
+    UnknownInstrumentError,
+    binance_spot,
+    venue_symbol,
+)
 
-SNAPSHOT_DATE = date(2025, 6, 1)
-
-# symbol: (tick_size, step_size, min_qty, min_notional)
-_BINANCE_SPOT: dict[str, tuple[str, str, str, str]] = {
-    "BTC/USDT": ("0.01", "0.00001", "0.00001", "5"),
-    "ETH/USDT": ("0.01", "0.0001", "0.0001", "5"),
-    "SOL/USDT": ("0.01", "0.001", "0.001", "5"),
-    "BNB/USDT": ("0.01", "0.001", "0.001", "5"),
-    "XRP/USDT": ("0.0001", "0.1", "0.1", "5"),
-    "LTC/USDT": ("0.01", "0.001", "0.001", "5"),
-}
-
-
-class UnknownInstrumentError(LookupError):
-    """No filters for this symbol in the snapshot."""
+__all__ = [
+    "SNAPSHOT_DATE",
+    "UnknownInstrumentError",
+    "binance_spot_rules",
+    "binance_spot_symbols",
+    "venue_symbol",
+]
 
 
 def binance_spot_rules(symbol: str) -> InstrumentRules:
-    """The Binance spot filters of ``symbol`` (``BTC/USDT``)."""
-    try:
-        tick, step, min_qty, min_notional = _BINANCE_SPOT[symbol]
-    except KeyError:
-        known = ", ".join(sorted(_BINANCE_SPOT))
-        raise UnknownInstrumentError(
-            f"symbol {symbol!r} has no Binance filters; known: {known}"
-        ) from None
+    """The Binance spot filters of ``symbol`` (``BTC/USDT``) as the gateway takes them."""
+    spec = binance_spot(symbol)
     return InstrumentRules(
         symbol=symbol,
-        tick_size=Decimal(tick),
-        lot_size=Decimal(step),
-        min_quantity=Decimal(min_qty),
-        min_notional=Decimal(min_notional),
+        tick_size=spec.tick_size,
+        lot_size=spec.lot_size,
+        min_quantity=spec.min_qty,
+        min_notional=spec.min_notional,
     )
 
 
 def binance_spot_symbols() -> tuple[str, ...]:
-    return tuple(_BINANCE_SPOT)
-
-
-def venue_symbol(symbol: str) -> str:
-    """Binance's symbol of a ccxt unified symbol: ``BTC/USDT`` and ``BTC/USDT:USDT`` -> BTCUSDT."""
-    return symbol.partition(":")[0].replace("/", "")
+    return tuple(BINANCE_SPOT)

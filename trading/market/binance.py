@@ -31,6 +31,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from trading.contracts import MarketBar, Timeframe, epoch_us
+from trading.market.instruments import venue_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,6 @@ def epoch_ms(moment: datetime) -> int:
 
 def from_epoch_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
-
-
-def venue_symbol(symbol: str) -> str:
-    """Binance's name of a unified symbol: ``BTC/USDT`` and ``BTC/USDT:USDT`` -> ``BTCUSDT``."""
-    pair = symbol.partition(":")[0]
-    return pair.replace("/", "")
 
 
 def stream_name(symbol: str, timeframe: Timeframe) -> str:

@@ -15,17 +15,14 @@ from trading.risk.engine import (
     flatten_intents,
     observe_equity,
 )
-from trading.risk.instruments import BINANCE_SPOT, InstrumentSpec
 from trading.risk.leverage import initial_margin, liquidation_price, stop_clears_liquidation
 from trading.risk.portfolio import PendingOrder, Portfolio, apply_fill
 from trading.risk.sizing import loss_per_unit, position_size, risk_pct
 from trading.risk.stops import TrailingStop, atr_stop, take_profit_prices
 
 __all__ = [
-    "BINANCE_SPOT",
     "Correlations",
     "DrawdownGuard",
-    "InstrumentSpec",
     "Mark",
     "MarketView",
     "PendingOrder",

@@ -30,9 +30,9 @@ from trading.contracts import (
     OrderType,
     Side,
 )
+from trading.market.instruments import BINANCE_SPOT, InstrumentSpec
 from trading.risk.correlation import Correlations
 from trading.risk.drawdown import TradingState
-from trading.risk.instruments import BINANCE_SPOT, InstrumentSpec
 from trading.risk.leverage import liquidation_price, stop_clears_liquidation
 from trading.risk.portfolio import PendingOrder, Portfolio
 from trading.risk.sizing import loss_per_unit, risk_pct

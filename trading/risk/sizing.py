@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trading.risk.instruments import InstrumentSpec
+from trading.market.instruments import InstrumentSpec
 
 
 def risk_pct(confidence: float, min_pct: Decimal, max_pct: Decimal, exponent: float) -> Decimal:

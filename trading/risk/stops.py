@@ -8,7 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 
 from trading.contracts import Price, Side
-from trading.risk.instruments import InstrumentSpec
+from trading.market.instruments import InstrumentSpec
 
 
 def atr_stop(
