@@ -1,4 +1,4 @@
-"""Position lifecycle: entries from confident signals, stops that trail and exit, ids that repeat."""
+"""Position lifecycle: confident signals open trades, stops trail and exit, ids repeat."""
 
 from __future__ import annotations
 
