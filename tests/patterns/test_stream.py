@@ -11,7 +11,7 @@ from tests.patterns.bars import real_bars
 from trading.contracts import Timeframe
 from trading.indicators import macd, obv, rsi
 from trading.market.frames import BarColumns
-from trading.patterns import PatternStream, detect_bars
+from trading.patterns import PatternStream, detect_bars, detect_patterns
 
 BARS = 1600
 
@@ -78,3 +78,12 @@ def test_hits_convert_to_pattern_hit_contracts_at_the_bar_they_became_known(
     for hit in hits:
         assert hit.bar_time.timestamp() * 1000 == btc_4h.open_time_ms[hit.bar_index]
         assert hit.components["lag_bars"] >= 0
+
+
+@pytest.mark.parametrize("since", [0, 250, 1111, BARS - 1])
+def test_since_only_skips_hits_known_earlier(btc_4h: BarColumns, since: int) -> None:
+    oscillators = _oscillators(btc_4h)
+    full = [r.key for r in detect_bars(btc_4h, oscillators).rows() if r.known_at >= since]
+    b = btc_4h
+    late = detect_patterns(b.open, b.high, b.low, b.close, b.volume, oscillators, since=since)
+    assert [r.key for r in late.rows()] == full

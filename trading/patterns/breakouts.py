@@ -24,6 +24,7 @@ from trading.patterns.series import (
     IntArray,
     clip01,
     lagged,
+    previous,
     window_sum,
 )
 
@@ -46,6 +47,7 @@ def range_breakouts(
     avg_range: FloatArray,
     vol_ratio: FloatArray,
     config: PatternConfig,
+    since: int = 0,
 ) -> HitBlock:
     """RANGE_BREAKOUT hits: LONG above the box top, SHORT below its bottom."""
     was_box = lagged(boxes.active.astype(np.float64), 1, 0.0) > 0
@@ -61,6 +63,7 @@ def range_breakouts(
         _break_confidence(distance, vol_ratio, config),
         levels={"level": level, "range_high": top, "range_low": bottom},
         components={"distance_atr": distance, "volume_ratio": vol_ratio},
+        since=since,
     )
 
 
@@ -71,12 +74,13 @@ def trend_line_breaks(
     avg_range: FloatArray,
     vol_ratio: FloatArray,
     config: PatternConfig,
+    since: int = 0,
 ) -> HitBlock:
     """TREND_LINE_BREAK hits: SHORT through rising support, LONG through falling resistance."""
     c1 = lagged(close, 1)
     blocks = []
     for lines, sign in ((support, -1), (resistance, 1)):
-        same = (lines.line_id >= 0) & (lines.line_id == np.r_[-1, lines.line_id[:-1]])
+        same = (lines.line_id >= 0) & (lines.line_id == previous(lines.line_id, -1))
         v1 = lagged(lines.value, 1)
         crossed = (
             (close < lines.value) & (c1 >= v1) if sign < 0 else (close > lines.value) & (c1 <= v1)
@@ -93,6 +97,7 @@ def trend_line_breaks(
         _break_confidence(distance, vol_ratio, config),
         levels={"line": level},
         components={"distance_atr": distance, "volume_ratio": vol_ratio},
+        since=since,
     )
 
 
@@ -112,6 +117,7 @@ def level_breaks(
     avg_range: FloatArray,
     vol_ratio: FloatArray,
     config: PatternConfig,
+    since: int = 0,
 ) -> HitBlock:
     """LEVEL_BREAK hits: close through the latest swing high (LONG) or low (SHORT) on volume."""
     n = len(close)
@@ -125,7 +131,7 @@ def level_breaks(
         )
         side_touches = touches[rows]
         j = _latest_pivot(side, n, config.level_lookback)
-        same = (j >= 0) & (j == np.r_[-1, j[:-1]])
+        same = (j >= 0) & (j == previous(j, -1))
         jj = np.maximum(j, 0)
         level = side.price[jj] if len(side) else np.full(n, np.nan)
         crossed = (close > level) & (c1 <= level) if sign > 0 else (close < level) & (c1 >= level)
@@ -146,6 +152,7 @@ def level_breaks(
         confidence,
         levels={"level": level},
         components={"distance_atr": distance, "volume_ratio": vol_ratio, "touches": touch},
+        since=since,
     )
 
 
@@ -156,12 +163,14 @@ def retests_and_false_breaks(
     close: FloatArray,
     avg_range: FloatArray,
     config: PatternConfig,
+    since: int = 0,
 ) -> list[HitBlock]:
-    """RETEST (same direction as the break) and FALSE_BREAK (against it) hits."""
+    """RETEST (same direction as the break) and FALSE_BREAK (against it) hits known from bar
+    ``since`` on (``breaks`` must hold every break from ``since - retest_bars`` on)."""
     n = len(close)
     t0 = np.concatenate([b.known_at for b in breaks]).astype(np.int64)
     sign = np.concatenate([b.direction for b in breaks]).astype(np.int8)
-    level = np.concatenate([b.levels["level"] for b in breaks])
+    level = np.concatenate([b.levels.get("level", np.zeros(0)) for b in breaks])
     horizon = config.retest_bars
     at = t0[:, None] + np.arange(1, horizon + 1)[None, :]
     seen = at < n
@@ -175,8 +184,8 @@ def retests_and_false_breaks(
     offsets = np.arange(1, horizon + 1)[None, :]
     first_back = np.where(back, offsets, horizon + 1).min(axis=1)
     first_hold = np.where(holds, offsets, horizon + 1).min(axis=1)
-    false_rows = first_back <= config.false_break_bars
-    retest_rows = first_hold < first_back
+    false_rows = (first_back <= config.false_break_bars) & (t0 + first_back >= since)
+    retest_rows = (first_hold < first_back) & (t0 + first_hold >= since)
     out = []
     for kind, rows, offset, direction in (
         (PatternKind.FALSE_BREAK, false_rows, first_back, -sign),

@@ -37,9 +37,9 @@ STAR_SMALL_BODY = 0.3
 
 
 def candle_patterns(
-    open: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray
+    open: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, since: int = 0
 ) -> list[HitBlock]:
-    """Every candlestick detector over a whole series (see the module docstring)."""
+    """Every candlestick detector over a whole series (hits from bar ``since`` on)."""
     body = np.abs(close - open)
     rng = high - low
     top = np.maximum(open, close)
@@ -64,6 +64,7 @@ def candle_patterns(
             0,
             doji_conf,
             components={"body_ratio": body_ratio, "range_ratio": range_ratio},
+            since=since,
         )
     )
 
@@ -84,6 +85,7 @@ def candle_patterns(
             pin_dir,
             pin_conf,
             components={"wick_ratio": wick, "body_ratio": body_ratio, "range_ratio": range_ratio},
+            since=since,
         )
     )
 
@@ -100,6 +102,7 @@ def candle_patterns(
             np.where(bull_engulf, 1, -1).astype(np.int8),
             engulf_conf,
             components={"engulf_ratio": engulf_ratio, "range_ratio": range_ratio},
+            since=since,
         )
     )
 
@@ -113,6 +116,7 @@ def candle_patterns(
             clip01(1.0 - inside_ratio),
             components={"inside_ratio": inside_ratio},
             levels={"mother_high": h1, "mother_low": l1},
+            since=since,
         )
     )
 
@@ -135,6 +139,7 @@ def candle_patterns(
                 1 if kind is PatternKind.MORNING_STAR else -1,
                 star_conf,
                 components={"recovery": recovery, "star_ratio": star_ratio},
+                since=since,
             )
         )
     return blocks

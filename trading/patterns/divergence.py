@@ -32,6 +32,7 @@ def divergences(
     scales: Mapping[str, FloatArray],
     avg_range: FloatArray,
     config: PatternConfig,
+    since: int = 0,
 ) -> list[HitBlock]:
     """Both divergence kinds for each oscillator; ``scales[name]`` is the move worth 1.0."""
     span = 2 * config.divergence_window + 1
@@ -44,8 +45,11 @@ def divergences(
         i1, i2 = side.index[:-1], side.index[1:]
         p1, p2 = side.price[:-1], side.price[1:]
         gap = i2 - i1
-        ok = (gap >= config.divergence_min_gap) & (gap <= config.divergence_max_gap)
         known = side.known_at[1:]
+        ok = (gap >= config.divergence_min_gap) & (gap <= config.divergence_max_gap)
+        ok &= known >= since
+        if not ok.any():
+            continue
         price_move = np.abs(p2 - p1) / avg_range[known]
         price_score = 0.5 * clip01(price_move / 2.0)
         sign = -1 if high else 1
@@ -64,6 +68,8 @@ def divergences(
                 (PatternKind.HIDDEN_DIVERGENCE, hidden),
             ):
                 count = int(np.count_nonzero(rows))
+                if not count:
+                    continue
                 out.append(
                     HitBlock(
                         kind,

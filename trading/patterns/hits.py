@@ -81,9 +81,14 @@ def hit_block(
     lag: int = 0,
     levels: Mapping[str, FloatArray] | None = None,
     components: Mapping[str, FloatArray] | None = None,
+    since: int = 0,
 ) -> HitBlock:
-    """A block from per-bar arrays: one hit at every bar where ``mask`` holds (known there)."""
-    at = np.flatnonzero(mask).astype(np.int64)
+    """A block from per-bar arrays: one hit at every bar from ``since`` on where ``mask``
+    holds (known there)."""
+    at = np.flatnonzero(mask[since:]).astype(np.int64)
+    if not len(at):
+        return empty_block(kind)
+    at += since
     sign = (
         np.full(len(at), direction, dtype=np.int8)
         if isinstance(direction, int)
@@ -98,6 +103,11 @@ def hit_block(
         {k: v[at] for k, v in (levels or {}).items()},
         {k: v[at] for k, v in (components or {}).items()},
     )
+
+
+def empty_block(kind: PatternKind) -> HitBlock:
+    none = np.zeros(0, dtype=np.int64)
+    return HitBlock(kind, np.zeros(0, dtype=np.int8), none, none, np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,13 @@ class Detections:
         return Detections(tuple(b for b in self.blocks if b.kind in kinds))
 
     def known_at(self, bar: int) -> Detections:
-        """Only the hits that became known at ``bar``."""
-        return Detections(tuple(b.take(b.known_at == bar) for b in self.blocks))
+        """Only the hits that became known at ``bar`` (blocks left empty are dropped)."""
+        picked = []
+        for block in self.blocks:
+            rows = np.flatnonzero(block.known_at == bar)
+            if len(rows):
+                picked.append(block.take(rows))
+        return Detections(tuple(picked))
 
     def known_since(self, bar: int) -> Detections:
         """Only the hits that became known at or after ``bar``."""

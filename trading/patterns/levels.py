@@ -30,6 +30,7 @@ from trading.patterns.series import (
     average_range,
     clip01,
     lagged,
+    previous,
     window_max,
     window_min,
     window_sum,
@@ -52,12 +53,12 @@ def pivot_touches(
 
 
 def support_resistance(
-    pivots: Pivots, touches: FloatArray, level: FloatArray, n: int
+    pivots: Pivots, touches: FloatArray, level: FloatArray, since: int = 0
 ) -> list[HitBlock]:
     """SUPPORT / RESISTANCE hits: pivots that touched an existing zone (touches >= 2)."""
     blocks = []
     for kind, high in ((PatternKind.SUPPORT, False), (PatternKind.RESISTANCE, True)):
-        rows = (pivots.is_high == high) & (touches >= 2)
+        rows = (pivots.is_high == high) & (touches >= 2) & (pivots.known_at >= since)
         at = pivots.known_at[rows]
         blocks.append(
             HitBlock(
@@ -70,7 +71,6 @@ def support_resistance(
                 {"touches": touches[rows]},
             )
         )
-    del n
     return blocks
 
 
@@ -108,15 +108,15 @@ def _active_lines(side: Pivots, n: int, rising: bool, span: int) -> Lines:
 
 
 def trend_lines(
-    pivots: Pivots, n: int, avg_range: FloatArray, config: PatternConfig
+    pivots: Pivots, n: int, avg_range: FloatArray, config: PatternConfig, since: int = 0
 ) -> tuple[list[HitBlock], Lines, Lines]:
     """TREND_LINE hits (when a line forms) and the active support/resistance lines per bar."""
     support = _active_lines(pivots.side(False), n, True, config.trend_span)
     resistance = _active_lines(pivots.side(True), n, False, config.trend_span)
     blocks = []
     for lines, sign in ((support, 1), (resistance, -1)):
-        previous = np.r_[-1, lines.line_id[:-1]]
-        formed = (lines.line_id >= 0) & (lines.line_id != previous)
+        earlier = previous(lines.line_id, -1)
+        formed = (lines.line_id >= 0) & (lines.line_id != earlier)
         slope_atr = np.abs(lines.slope) / avg_range
         confidence = 0.4 + 0.6 * clip01(lines.span / 50.0)
         blocks.append(
@@ -127,6 +127,7 @@ def trend_lines(
                 confidence,
                 levels={"line": lines.value},
                 components={"slope_atr": slope_atr, "span_bars": lines.span},
+                since=since,
             )
         )
     return blocks, support, resistance
@@ -142,7 +143,7 @@ class Boxes:
 
 
 def ranges(
-    high: FloatArray, low: FloatArray, close: FloatArray, config: PatternConfig
+    high: FloatArray, low: FloatArray, close: FloatArray, config: PatternConfig, since: int = 0
 ) -> tuple[HitBlock, Boxes]:
     """RANGE hits (the bar a box is first detected) and the box state per bar."""
     bars = config.box_bars
@@ -156,7 +157,7 @@ def ranges(
     width_atr = width / mean_tr
     efficiency = np.abs(close - lagged(close, bars)) / path
     active = (width_atr <= config.box_width_atr) & (efficiency <= config.box_efficiency)
-    started = active & ~np.r_[False, active[:-1]]
+    started = active & ~previous(active, False)
     confidence = 0.5 * clip01(1.0 - width_atr / config.box_width_atr) + 0.5 * clip01(
         1.0 - efficiency / config.box_efficiency
     )
@@ -167,5 +168,6 @@ def ranges(
         confidence,
         levels={"range_high": top, "range_low": bottom},
         components={"width_atr": width_atr, "efficiency": efficiency},
+        since=since,
     )
     return block, Boxes(active, top, bottom)

@@ -101,10 +101,14 @@ def detect_patterns(
     volume: FloatArray,
     oscillators: Mapping[str, FloatArray] | None = None,
     config: PatternConfig | None = None,
+    since: int = 0,
 ) -> Detections:
-    """Every pattern hit over the series; oscillators keyed ``rsi``/``macd``/``obv``."""
+    """Every pattern hit known from bar ``since`` on; oscillators keyed ``rsi``/``macd``/``obv``.
+    (``since`` only skips building hits nobody asked for; it changes no hit.)"""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _detect(open, high, low, close, volume, oscillators or {}, config or PatternConfig())
+        return _detect(
+            open, high, low, close, volume, oscillators or {}, config or PatternConfig(), since
+        )
 
 
 def _detect(
@@ -115,33 +119,35 @@ def _detect(
     volume: FloatArray,
     oscillators: Mapping[str, FloatArray],
     config: PatternConfig,
+    since: int,
 ) -> Detections:
     n = len(close)
     avg_range = average_range(high, low, close, config.range_bars)
     pivots = swing_pivots(high, low, config.pivot_left, config.pivot_right)
     touches, level = pivot_touches(pivots, avg_range, config)
     vol_ratio = volume_ratio(volume, config.volume_bars)
-    candles = candle_patterns(open, high, low, close)
+    candles = candle_patterns(open, high, low, close, since)
     blocks = [b for b in candles if b.kind not in ZONE_CANDLES]
-    blocks.extend(
-        _with_zones(
-            [b for b in candles if b.kind in ZONE_CANDLES], pivots, high, low, avg_range, config
-        )
-    )
-    blocks.extend(support_resistance(pivots, touches, level, n))
-    line_blocks, support, resistance = trend_lines(pivots, n, avg_range, config)
+    zoned = [b for b in candles if b.kind in ZONE_CANDLES and len(b)]
+    if zoned:
+        blocks.extend(_with_zones(zoned, pivots, high, low, avg_range, config))
+    blocks.extend(support_resistance(pivots, touches, level, since))
+    line_blocks, support, resistance = trend_lines(pivots, n, avg_range, config, since)
     blocks.extend(line_blocks)
-    box_block, boxes = ranges(high, low, close, config)
+    box_block, boxes = ranges(high, low, close, config, since)
     blocks.append(box_block)
+    break_since = max(0, since - config.retest_bars)
     breaks = [
-        range_breakouts(close, boxes, avg_range, vol_ratio, config),
-        level_breaks(close, pivots, touches, avg_range, vol_ratio, config),
+        range_breakouts(close, boxes, avg_range, vol_ratio, config, break_since),
+        level_breaks(close, pivots, touches, avg_range, vol_ratio, config, break_since),
     ]
-    blocks.extend(breaks)
-    blocks.append(trend_line_breaks(close, support, resistance, avg_range, vol_ratio, config))
-    blocks.extend(retests_and_false_breaks(breaks, high, low, close, avg_range, config))
+    blocks.extend(b if break_since == since else b.take(b.known_at >= since) for b in breaks)
+    blocks.append(
+        trend_line_breaks(close, support, resistance, avg_range, vol_ratio, config, since)
+    )
+    blocks.extend(retests_and_false_breaks(breaks, high, low, close, avg_range, config, since))
     scales = {name: _oscillator_scale(name, avg_range, volume, config) for name in oscillators}
-    blocks.extend(divergences(pivots, oscillators, scales, avg_range, config))
+    blocks.extend(divergences(pivots, oscillators, scales, avg_range, config, since))
     return Detections(tuple(blocks))
 
 
@@ -199,6 +205,7 @@ class PatternStream:
             rows[4],
             {name: rows[5 + k] for k, name in enumerate(self.oscillators)},
             self.config,
+            since=self._size - start - 1,
         )
         last = self._size - start - 1
         return detections.known_at(last).shifted(self.bars_seen - 1 - last)

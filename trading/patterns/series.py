@@ -7,6 +7,8 @@ result bit for bit (the streaming form relies on this).
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
@@ -14,36 +16,50 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 SignArray = npt.NDArray[np.int8]
+ArrayT = TypeVar("ArrayT", FloatArray, IntArray, BoolArray)
 
 
 def lagged(values: FloatArray, lag: int, fill: float = np.nan) -> FloatArray:
     """``out[t] = values[t - lag]`` (``fill`` before the start)."""
-    out = np.full(len(values), fill)
-    if lag < len(values):
-        out[lag:] = values[: len(values) - lag]
+    n = len(values)
+    out = np.empty(n)
+    out[: min(lag, n)] = fill
+    if lag < n:
+        out[lag:] = values[: n - lag]
+    return out
+
+
+def previous(values: ArrayT, first: Any) -> ArrayT:
+    """``out[t] = values[t - 1]``, ``first`` at bar 0, keeping the dtype."""
+    out = np.empty_like(values)
+    if len(values):
+        out[0] = first
+        out[1:] = values[:-1]
     return out
 
 
 def window_sum(values: FloatArray, bars: int) -> FloatArray:
     """Sum of the last ``bars`` values, added oldest first (NaN until ``bars`` values exist)."""
     n = len(values)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[: min(bars - 1, n)] = np.nan
     if n >= bars:
-        acc = values[: n - bars + 1].copy()
+        acc = out[bars - 1 :]
+        acc[:] = values[: n - bars + 1]
         for j in range(1, bars):
             acc += values[j : n - bars + 1 + j]
-        out[bars - 1 :] = acc
     return out
 
 
 def _window_extreme(values: FloatArray, bars: int, pick: np.ufunc) -> FloatArray:
     n = len(values)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[: min(bars - 1, n)] = np.nan
     if n >= bars:
-        acc = values[: n - bars + 1].copy()
+        acc = out[bars - 1 :]
+        acc[:] = values[: n - bars + 1]
         for j in range(1, bars):
             pick(acc, values[j : n - bars + 1 + j], out=acc)
-        out[bars - 1 :] = acc
     return out
 
 

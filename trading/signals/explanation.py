@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from trading.contracts import PatternKind, Regime, Timeframe
 from trading.patterns.hits import HitRow
 
@@ -70,6 +72,8 @@ def timeframe_reason(timeframe: Timeframe, hits: list[HitRow], indicators: float
     or the indicator reading when no pattern stands out."""
     if hits:
         return f"{timeframe.value}: " + "; ".join(hit_phrase(h) for h in hits)
+    if not math.isfinite(indicators):
+        return f"{timeframe.value}: indicators warming up"
     mood = "bullish" if indicators > 0.1 else "bearish" if indicators < -0.1 else "flat"
     return f"{timeframe.value}: indicators {mood} ({indicators:+.2f})"
 

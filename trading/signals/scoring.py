@@ -141,7 +141,7 @@ class TimeframeScorer:
         return TimeframeScore(
             self.timeframe,
             self.patterns.bars_seen - 1,
-            close,
+            float(close),
             score,
             indicators,
             patterns,
@@ -207,12 +207,15 @@ def compose_signal(
         shown = [row for value, row in strongest if value != 0][:MAX_REASON_HITS]
         reasons.append(timeframe_reason(tf, shown, s.indicators))
         prefix = component_prefix(tf)
-        components[f"{prefix}_score"] = blended[tf]
-        components[f"{prefix}_weight"] = weights[tf]
-        components[f"{prefix}_indicators"] = s.indicators
-        components[f"{prefix}_patterns"] = s.patterns
-        if math.isfinite(s.atr_percentile):
-            components[f"{prefix}_atr_percentile"] = s.atr_percentile
+        for name, value in (
+            ("score", blended[tf]),
+            ("weight", weights[tf]),
+            ("indicators", s.indicators),
+            ("patterns", s.patterns),
+            ("atr_percentile", s.atr_percentile),
+        ):
+            if math.isfinite(value):
+                components[f"{prefix}_{name}"] = value
     llm = opinion_score(opinion)
     if opinion is not None and llm is not None:
         reasons.append(
