@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trading.contracts import Regime
 from trading.patterns.series import BoolArray, FloatArray, lagged
@@ -29,8 +30,6 @@ def trend_strength(ema: FloatArray, atr: FloatArray, adx: FloatArray) -> FloatAr
 
 def atr_percentile(atr: FloatArray, close: FloatArray, bars: int) -> FloatArray:
     """Share of the last ``bars`` ATR/close values at or below the current one (NaN early)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
     natr = atr / close
     out = np.full(len(natr), np.nan)
     if len(natr) >= bars:

@@ -134,8 +134,8 @@ class TimeframeScorer:
             regime_adjusted(raw, np.array([REGIME_CODE[regime]]), settings.regime_bias)[0]
         )
         recent = [
-            (value * decay ** (memory - 1 - age), row)
-            for age, bar_hits in enumerate(self._hits)
+            (value * decay ** (memory - 1 - slot), row)
+            for slot, bar_hits in enumerate(self._hits)
             for value, row in bar_hits
         ]
         return TimeframeScore(
