@@ -159,3 +159,40 @@ def test_rate_limit_storm_answers_429_with_retry_after_and_outage_closes_the_por
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_manual_clock_steps_bars_and_stamps_fills_with_market_time() -> None:
+    """Driven by a replay, the exchange's current bar is the last one opened before T; a
+    market order fills at that bar's close and carries T as its time."""
+    from decimal import Decimal
+
+    from trading.execution.paper import PaperBar, PaperExchange
+
+    start = 1_759_276_800_000  # 2025-10-01T00:00Z
+    bars = [
+        PaperBar(
+            start + i * 300_000,
+            Decimal(p),
+            Decimal(p) + 5,
+            Decimal(p) - 5,
+            Decimal(p) + 1,
+            Decimal(100),
+        )
+        for i, p in enumerate(("60000", "60010", "60020", "60030"))
+    ]
+    exchange = PaperExchange({"BTC/USDT": bars})
+    assert exchange.advance_to(start + 900_000) == 2
+    assert exchange.bar_index["BTCUSDT"] == 2
+    order = exchange.place(
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "MARKET",
+            "quantity": "0.5",
+            "newClientOrderId": "rt-clock",
+        }
+    )
+    assert order.status == "FILLED"
+    assert order.trades[0].price == Decimal("60021")
+    assert order.trades[0].time_ms == start + 900_000
+    assert exchange.advance_to(start + 10 * 300_000) == 1, "holds at the last bar"

@@ -219,6 +219,7 @@ class PaperExchange:
         self._next_order_id = 1
         self._next_trade_id = 1
         self.reports: list[dict[str, Any]] = []
+        self.market_time_ms: int | None = None
 
     # ----------------------------------------------------------------- market clock
 
@@ -227,6 +228,28 @@ class PaperExchange:
 
     def _bar_budget(self, symbol: str) -> Decimal:
         return self.bar(symbol).volume * self.volume_share
+
+    def event_time_ms(self) -> int:
+        """Time stamped on orders and trades: the replay's clock when driven, else the wall."""
+        return _now_ms() if self.market_time_ms is None else self.market_time_ms
+
+    def advance_to(self, until_ms: int) -> int:
+        """Manual clock: make each symbol's current bar the last one that opened before
+        ``until_ms``, matching resting orders on every bar passed; returns the bars stepped."""
+        self.market_time_ms = until_ms
+        stepped = 0
+        for symbol, bars in self.bars.items():
+            while (
+                self.bar_index[symbol] + 1 < len(bars)
+                and bars[self.bar_index[symbol] + 1].open_time_ms < until_ms
+            ):
+                self.bar_index[symbol] += 1
+                self.budget[symbol] = self._bar_budget(symbol)
+                stepped += 1
+                for order in list(self.orders.values()):
+                    if order.is_open and order.symbol == symbol:
+                        self._match(order, arriving=False)
+        return stepped
 
     def step(self) -> None:
         """Advance every symbol one bar (holding at the last) and match resting orders."""
@@ -261,7 +284,7 @@ class PaperExchange:
         if tif not in ("GTC", "IOC", "FOK"):
             raise BinanceError(400, -1115, "Invalid timeInForce.")
         self._check_filters(symbol, quantity, price, stop)
-        now = _now_ms()
+        now = self.event_time_ms()
         order = PaperOrder(
             order_id=self._next_order_id,
             client_order_id=client_id,
@@ -313,7 +336,7 @@ class PaperExchange:
         if not order.is_open:
             raise BinanceError(400, -2011, "Unknown order sent.")
         order.status = "CANCELED"
-        order.updated_ms = _now_ms()
+        order.updated_ms = self.event_time_ms()
         self._report(order, "CANCELED")
         return order
 
@@ -327,7 +350,7 @@ class PaperExchange:
             raise BinanceError(400, -2038, "Order amend (quantity increase) is not supported.")
         self._check_filters(order.symbol, new_qty, order.price, order.stop_price)
         order.quantity = new_qty
-        order.updated_ms = _now_ms()
+        order.updated_ms = self.event_time_ms()
         self._report(order, "REPLACED")
         return order
 
@@ -371,7 +394,7 @@ class PaperExchange:
         rate = self.maker_fee_rate if maker else self.taker_fee_rate
         base, quote = self.assets[order.symbol]
         commission = (price * quantity * rate).quantize(QUOTE_PLACES, ROUND_HALF_UP)
-        now = _now_ms()
+        now = self.event_time_ms()
         trade = PaperTrade(
             trade_id=self._next_trade_id,
             order_id=order.order_id,
@@ -396,7 +419,7 @@ class PaperExchange:
         self._report(order, "TRADE", trade)
 
     def _report(self, order: PaperOrder, execution: str, trade: PaperTrade | None = None) -> None:
-        now = _now_ms()
+        now = self.event_time_ms()
         canceled = execution == "CANCELED"
         self.reports.append(
             {
@@ -517,6 +540,7 @@ class PaperServer:
                 web.get("/_paper/stats", self._stats),
                 web.post("/_paper/faults", self._set_faults),
                 web.post("/_paper/outage", self._outage),
+                web.post("/_paper/clock", self._advance_clock),
             ]
         )
         self.app = app
@@ -529,7 +553,8 @@ class PaperServer:
         self._runner = web.AppRunner(self.app, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
         await self._open_site()
-        self._spawn(self._clock())
+        if self.bar_interval_ms > 0:
+            self._spawn(self._clock())
 
     async def _open_site(self) -> None:
         if self._runner is None:
@@ -706,6 +731,13 @@ class PaperServer:
             await asyncio.sleep(self.bar_interval_ms / 1000)
             self.exchange.step()
             self._publish()
+
+    async def _advance_clock(self, request: web.Request) -> web.Response:
+        """``{"until_ms": T}``: drive the market clock from a replay (``bar_interval_ms=0``)."""
+        body = await request.json()
+        stepped = self.exchange.advance_to(int(body["until_ms"]))
+        self._publish()
+        return web.json_response({"stepped": stepped, "bar_index": self.exchange.bar_index})
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.exchange.stats())
