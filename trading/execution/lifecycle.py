@@ -203,7 +203,8 @@ class PositionLifecycle:
                     )[0]
             if trade.state is TradeState.PENDING:
                 trade.state = TradeState.OPEN
-        elif fill.client_order_id == trade.exit_client_id:
+        elif fill.client_order_id == trade.exit_client_id or fill.side is not trade.side:
+            # our exit, or one from elsewhere (risk's SAFE_MODE flatten, a manual order)
             trade.quantity -= fill.quantity
             if trade.quantity <= 0:
                 del self.state.trades[fill.symbol]

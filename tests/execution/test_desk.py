@@ -1,0 +1,113 @@
+"""The trading desk: one step from analysis outputs to orders and booked fills."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, Signal
+from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
+from trading.execution.lifecycle import LifecycleSettings
+from trading.market.instruments import BINANCE_SPOT
+
+T0 = datetime(2025, 10, 1, 0, 15, tzinfo=UTC)
+D = Decimal
+
+
+def _step(close: str, *, signal: bool, t: datetime = T0) -> SymbolStep:
+    bar = MarketBar(
+        symbol="ETH/USDT",
+        timeframe="15m",
+        open_time=t - timedelta(minutes=15),
+        open=D(close),
+        high=D(close) + 10,
+        low=D(close) - 10,
+        close=D(close),
+        volume=D("100"),
+    )
+    sig = Signal(
+        symbol="ETH/USDT",
+        bar_time=bar.open_time,
+        created_at=t,
+        direction="LONG",
+        score=0.6,
+        confidence=0.8,
+        timeframes=("15m", "1h"),
+        regime="BULL",
+        reasons=("15m: bullish engulfing",),
+        analyst="offline-v1",
+    )
+    return SymbolStep(
+        "ETH/USDT", t, (), bar, sig if signal else None, atr=D("20"), last_close=D(close)
+    )
+
+
+def _desk() -> TradingDesk:
+    return TradingDesk(LifecycleSettings(), BINANCE_SPOT, 10.0, 100)
+
+
+def test_signal_becomes_a_sized_request_then_an_order_at_the_approved_quantity() -> None:
+    """Equity 100,000 at a 10% symbol cap and ETH at 2,500 allows at most 4 ETH; risk
+    approves 1.5 of them, and the order goes out for 1.5."""
+    desk = _desk()
+    step = _step("2500", signal=True)
+    [request] = desk.plan([step], equity=D("100000"))
+    assert request.intent.quantity == D("4.0000")
+    assert request.stop_price == D("2460"), "2,500 - 2 x ATR 20"
+    decision = OrderDecision(
+        client_order_id=request.intent.client_order_id,
+        outcome="RESIZED",
+        reason="RISK_PER_TRADE",
+        requested_quantity=request.intent.quantity,
+        approved_quantity=D("1.5"),
+        decided_at=T0,
+    )
+    [order] = desk.approve([request], [decision])
+    assert order.quantity == D("1.5")
+    assert desk.open_order_ids() == [order.client_order_id]
+    assert desk.marks([step])["ETH/USDT"].price == D("2500")
+    assert desk.closes([step]) == {"ETH/USDT": [2500.0]}
+
+
+def test_fills_are_booked_once_and_ended_orders_leave_the_open_list() -> None:
+    desk = _desk()
+    [request] = desk.plan([_step("2500", signal=True)], equity=D("100000"))
+    decision = OrderDecision(
+        client_order_id=request.intent.client_order_id,
+        outcome="APPROVED",
+        requested_quantity=request.intent.quantity,
+        approved_quantity=request.intent.quantity,
+        decided_at=T0,
+    )
+    [order] = desk.approve([request], [decision])
+    fill = Fill(
+        trade_id="1",
+        client_order_id=order.client_order_id,
+        symbol="ETH/USDT",
+        side="BUY",
+        price=D("2500"),
+        quantity=order.quantity,
+        fee=D("1"),
+        fee_asset="USDT",
+        liquidity="TAKER",
+        ts=T0,
+    )
+    state = OrderState(
+        client_order_id=order.client_order_id,
+        symbol="ETH/USDT",
+        side="BUY",
+        status="FILLED",
+        quantity=order.quantity,
+        filled_quantity=order.quantity,
+        avg_fill_price=D("2500"),
+        updated_at=T0,
+    )
+    fills, ended = desk.on_updates([OrderUpdate(state, (fill,)), OrderUpdate(state, (fill,))])
+    assert fills == [fill]
+    assert [s.client_order_id for s in ended] == [order.client_order_id] * 2
+    assert desk.open_order_ids() == []
+    # the trade is open: a later bar through the stop produces a reduce-only exit request
+    later = T0 + timedelta(minutes=15)
+    [exit_request] = desk.plan([_step("2400", signal=False, t=later)], equity=D("100000"))
+    assert exit_request.intent.reduce_only
+    assert exit_request.intent.quantity == order.quantity

@@ -1,0 +1,170 @@
+"""The trading desk: one bar step of the pipeline, the same for live actors and backtests.
+
+Per step the caller (the live ``Orchestrator`` or the backtester) does, in this order:
+``plan`` (analysis outputs -> risk requests), the risk decisions, ``approve`` (decisions ->
+orders), the venue, then ``on_updates`` (order states and fills -> the fills and ended orders
+risk must book). Every input and output is a contract, so both drivers journal the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading.contracts import (
+    DecisionOutcome,
+    Fill,
+    MarketBar,
+    OrderDecision,
+    OrderIntent,
+    OrderState,
+    Signal,
+)
+from trading.execution.lifecycle import Lifecycle, LifecycleSettings, PositionLifecycle
+from trading.market.instruments import InstrumentSpec
+from trading.risk.engine import Mark
+from trading.risk.gate import RiskRequest
+
+
+@dataclass(frozen=True)
+class SymbolStep:
+    """What one symbol's analysis produced by step time ``time`` (a bar close time)."""
+
+    symbol: str
+    time: datetime
+    bars: tuple[MarketBar, ...] = ()  # base bars closed since the previous step
+    step_bar: MarketBar | None = None  # the step-timeframe bar that closed at ``time``
+    signal: Signal | None = None  # the explained signal of that close
+    atr: Decimal | None = None  # the step timeframe's ATR after it
+    last_close: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    state: OrderState
+    fills: tuple[Fill, ...] = ()
+
+
+@dataclass
+class StepResult:
+    """What one step produced, for the journal and the progress counters."""
+
+    requests: list[RiskRequest] = field(default_factory=list)
+    decisions: list[OrderDecision] = field(default_factory=list)
+    orders: list[OrderIntent] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    ended: list[OrderState] = field(default_factory=list)
+
+
+class DeskState(BaseModel):
+    """Everything the desk remembers between steps; ``model_dump_json`` checkpoints it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    closes: dict[str, list[float]] = Field(default_factory=dict)
+    open_orders: list[str] = Field(default_factory=list)
+    booked_fills: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class TradingDesk:
+    def __init__(
+        self,
+        settings: LifecycleSettings,
+        instruments: Mapping[str, InstrumentSpec],
+        max_symbol_exposure_pct: float,
+        correlation_window_bars: int,
+        state: DeskState | None = None,
+    ) -> None:
+        self.state = state or DeskState()
+        self.lifecycle = PositionLifecycle(settings, dict(instruments), self.state.lifecycle)
+        self._symbol_cap = Decimal(str(max_symbol_exposure_pct)) / 100
+        self._window = correlation_window_bars + 1
+        self._booked = set(self.state.booked_fills)
+
+    # ------------------------------------------------------------------ market
+
+    def marks(self, steps: Sequence[SymbolStep]) -> dict[str, Mark]:
+        """The latest close of every symbol that has one, stamped with the step time."""
+        return {s.symbol: Mark(s.last_close, s.time) for s in steps if s.last_close is not None}
+
+    def closes(self, steps: Sequence[SymbolStep]) -> dict[str, list[float]]:
+        """Step-timeframe close history per symbol (for risk's correlation table)."""
+        for step in steps:
+            if step.step_bar is not None:
+                history = self.state.closes.setdefault(step.symbol, [])
+                history.append(float(step.step_bar.close))
+                del history[: -self._window]
+        return self.state.closes
+
+    # ------------------------------------------------------------------ decisions
+
+    def plan(self, steps: Sequence[SymbolStep], equity: Decimal) -> list[RiskRequest]:
+        """Stop/target exits of open trades first, then signal entries and reversals."""
+        requests: list[RiskRequest] = []
+        for step in steps:
+            if step.step_bar is None:
+                continue
+            atr = step.atr or Decimal(0)
+            requests.extend(RiskRequest(i) for i in self.lifecycle.on_bar(step.step_bar, atr))
+            if step.signal is None or step.last_close is None:
+                continue
+            max_quantity = equity * self._symbol_cap / step.last_close if equity > 0 else Decimal(0)
+            entries, exits = self.lifecycle.on_signal(
+                step.signal, atr, step.last_close, max_quantity
+            )
+            requests.extend(RiskRequest(i) for i in exits)
+            requests.extend(
+                RiskRequest(e.intent, stop_price=e.stop_price, confidence=e.confidence)
+                for e in entries
+            )
+        return requests
+
+    def approve(
+        self, requests: Sequence[RiskRequest], decisions: Sequence[OrderDecision]
+    ) -> list[OrderIntent]:
+        """Orders for what risk let through, at the quantity it approved."""
+        orders = []
+        for request, decision in zip(requests, decisions, strict=True):
+            self.lifecycle.on_decision(decision)
+            if decision.outcome is DecisionOutcome.DENIED:
+                continue
+            intent = request.intent
+            if decision.approved_quantity != intent.quantity:
+                intent = intent.model_copy(update={"quantity": decision.approved_quantity})
+            orders.append(intent)
+            self.state.open_orders.append(intent.client_order_id)
+        return orders
+
+    def track(self, intents: Sequence[OrderIntent]) -> None:
+        """Orders sent outside ``approve`` (risk's flatten exits) that updates must follow."""
+        self.state.open_orders.extend(i.client_order_id for i in intents)
+
+    # ------------------------------------------------------------------ execution
+
+    def on_updates(self, updates: Sequence[OrderUpdate]) -> tuple[list[Fill], list[OrderState]]:
+        """Book new fills (each once) and ended orders; returns them for risk and the journal."""
+        fills: list[Fill] = []
+        ended: list[OrderState] = []
+        for update in updates:
+            for fill in update.fills:
+                key = (fill.client_order_id, fill.trade_id)
+                if key in self._booked:
+                    continue
+                self._booked.add(key)
+                self.state.booked_fills.append(key)
+                self.lifecycle.on_fill(fill)
+                fills.append(fill)
+            if update.state.status.is_terminal:
+                self.lifecycle.on_order_end(update.state)
+                ended.append(update.state)
+        done = {s.client_order_id for s in ended}
+        self.state.open_orders = [i for i in self.state.open_orders if i not in done]
+        return fills, ended
+
+    def open_order_ids(self) -> list[str]:
+        return list(self.state.open_orders)
