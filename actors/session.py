@@ -12,9 +12,7 @@ import ray
 
 from actors.symbol import SymbolActor, SymbolProgress, actor_name
 from trading.contracts import IndicatorSnapshot, Timeframe
-from trading.market.replay import data_file
-
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "trading" / "market" / "bundled"
+from trading.market.replay import BUNDLED_DATA, data_file
 
 
 @dataclass(frozen=True)

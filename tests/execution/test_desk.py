@@ -111,3 +111,28 @@ def test_fills_are_booked_once_and_ended_orders_leave_the_open_list() -> None:
     [exit_request] = desk.plan([_step("2400", signal=False, t=later)], equity=D("100000"))
     assert exit_request.intent.reduce_only
     assert exit_request.intent.quantity == order.quantity
+
+
+def test_stepper_feeds_real_bars_and_reports_each_15m_close() -> None:
+    from trading.contracts import Timeframe
+    from trading.execution.desk import SymbolStepper
+    from trading.market.frames import read_bars
+    from trading.market.replay import BUNDLED_DATA, column_bars
+    from trading.signals.analysis import SymbolAnalysis
+
+    columns = read_bars(BUNDLED_DATA / "BTC_USDT-5m.parquet").columns().take(slice(0, 30))
+    stepper = SymbolStepper(
+        SymbolAnalysis("BTC/USDT", Timeframe.M5),
+        column_bars(columns, "BTC/USDT", Timeframe.M5),
+        Timeframe.M15,
+    )
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    steps = [stepper.advance(start + timedelta(minutes=15 * k)) for k in range(1, 11)]
+    assert [len(s.bars) for s in steps] == [3] * 10
+    assert [s.step_bar.open_time for s in steps if s.step_bar] == [
+        start + timedelta(minutes=15 * k) for k in range(10)
+    ]
+    assert all(s.signal is not None and s.signal.bar_time <= s.time for s in steps)
+    assert steps[-1].last_close == steps[-1].bars[-1].close
+    assert stepper.exhausted
+    assert stepper.advance(start + timedelta(hours=3)).bars == ()

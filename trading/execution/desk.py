@@ -8,7 +8,7 @@ risk must book). Every input and output is a contract, so both drivers journal t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,11 +23,13 @@ from trading.contracts import (
     OrderIntent,
     OrderState,
     Signal,
+    Timeframe,
 )
 from trading.execution.lifecycle import Lifecycle, LifecycleSettings, PositionLifecycle
 from trading.market.instruments import InstrumentSpec
 from trading.risk.engine import Mark
 from trading.risk.gate import RiskRequest
+from trading.signals.analysis import SymbolAnalysis
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,55 @@ class SymbolStep:
     signal: Signal | None = None  # the explained signal of that close
     atr: Decimal | None = None  # the step timeframe's ATR after it
     last_close: Decimal | None = None
+
+
+class SymbolStepper:
+    """Feeds one symbol's base bars into its ``SymbolAnalysis`` up to each step time.
+
+    ``advance(T)`` consumes every base bar closed by ``T`` and reports the step-timeframe bar
+    that closed exactly at ``T``, with the signal and ATR after it.
+    Live (``SymbolActor``) and backtest drivers both step symbols through this class.
+    """
+
+    def __init__(
+        self, analysis: SymbolAnalysis, bars: Iterator[MarketBar], step: Timeframe
+    ) -> None:
+        self.analysis = analysis
+        self.step = step
+        self._bars = bars
+        self._next: MarketBar | None = next(bars, None)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._next is None
+
+    @property
+    def next_close(self) -> datetime | None:
+        """Close time of the next unconsumed bar (None at the end of the data)."""
+        return None if self._next is None else self._next.close_time
+
+    def advance(self, until: datetime) -> SymbolStep:
+        consumed: list[MarketBar] = []
+        step_bar: MarketBar | None = None
+        analysis = self.analysis
+        while self._next is not None and self._next.close_time <= until:
+            bar, self._next = self._next, next(self._bars, None)
+            for snapshot in analysis.on_bar(bar):
+                closed_at = snapshot.bar_time + self.step.duration
+                if snapshot.timeframe is self.step and closed_at == until:
+                    step_bar = analysis.last_bar(self.step)
+            consumed.append(bar)
+        last_close = consumed[-1].close if consumed else None
+        signal: Signal | None = None
+        atr: Decimal | None = None
+        if step_bar is not None:
+            signal = analysis.signal(created_at=until)
+            latest = analysis.snapshot(self.step)
+            value = latest.values.get("atr_14") if latest is not None else None
+            atr = Decimal(repr(value)) if value is not None else None
+        return SymbolStep(
+            analysis.symbol, until, tuple(consumed), step_bar, signal, atr, last_close
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from trading.market.quality import QualityReport, check_bars
 
 Sleep = Callable[[float], Awaitable[None]]
 
+BUNDLED_DATA = Path(__file__).resolve().parent / "bundled"
+"""Three months of real Binance 5m bars shipped with the package (see its README)."""
+
 
 class UnknownSeriesError(LookupError):
     """A symbol/timeframe the feed has no source for."""

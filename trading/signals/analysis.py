@@ -57,6 +57,7 @@ class SymbolAnalysis:
         self._scorers = {tf: TimeframeScorer(tf, self.settings, patterns) for tf in self.timeframes}
         self._scores: dict[Timeframe, TimeframeScore] = {}
         self._snapshots: dict[Timeframe, IndicatorSnapshot] = {}
+        self._last_bars: dict[Timeframe, MarketBar] = {}
         self._finest = min(self.timeframes, key=lambda tf: tf.seconds)
         self._calibrator = Calibrator(calibration_params(self.settings))
         self._probability: tuple[float, bool] | None = None
@@ -69,6 +70,7 @@ class SymbolAnalysis:
             if not resampled.bar.closed:
                 continue
             timeframe = resampled.bar.timeframe
+            self._last_bars[timeframe] = resampled.bar
             indicators = self._indicators[timeframe]
             values = indicators.update_bar(resampled.bar)
             self._score(timeframe, resampled.bar, values)
@@ -123,6 +125,10 @@ class SymbolAnalysis:
             calibrated=calibrated,
             opinion=opinion,
         )
+
+    def last_bar(self, timeframe: Timeframe) -> MarketBar | None:
+        """The latest closed bar of ``timeframe`` (None before the first)."""
+        return self._last_bars.get(timeframe)
 
     def snapshot(self, timeframe: Timeframe) -> IndicatorSnapshot | None:
         """The latest snapshot of ``timeframe``, or None before its first closed bar."""
