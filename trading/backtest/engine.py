@@ -1,0 +1,293 @@
+"""The backtest event loop: the live orchestrator's step sequence, in-process.
+
+For each step time ``T`` (a closed step bar): the venue's clock moves to ``T``; each symbol's
+``SymbolStep`` (analysis outputs of base bars opened before ``T``); ``desk.marks``;
+``risk.update_market``; ``desk.plan``; ``risk.decide``; ``desk.approve``; the venue; then
+``desk.on_updates``, ``risk.on_fills`` and ``risk.release`` of orders that ended unfilled. The
+desk, the risk gate and the analysis are the live objects, so client ids, and thus orders,
+are the live ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from trading.backtest.data import MarketData
+from trading.backtest.signals import StepSeries, history_steps, stream_steps
+from trading.backtest.trades import EntryNote, TradeRecord, round_trips
+from trading.backtest.venues import FillSettings, PaperVenue, SimVenue, Venue
+from trading.config import Settings, load_settings
+from trading.contracts import Fill, OrderDecision, OrderIntent, OrderStatus, Timeframe
+from trading.execution.desk import SymbolStep, TradingDesk
+from trading.execution.lifecycle import LifecycleSettings
+from trading.market.instruments import BINANCE_SPOT
+from trading.risk.engine import RiskPolicy
+from trading.risk.gate import RiskGate, RiskRequest
+from trading.risk.portfolio import Portfolio
+
+SignalSource = Literal["history", "stream"]
+VenueKind = Literal["sim", "paper"]
+
+
+def lifecycle_settings(settings: Settings) -> LifecycleSettings:
+    """The position lifecycle's settings from the risk section (stops, breakeven, targets)."""
+    risk = settings.risk
+    return LifecycleSettings(
+        atr_stop_multiple=Decimal(str(risk.atr_stop_multiple)),
+        breakeven_after_r=Decimal(str(risk.breakeven_after_r)),
+        take_profit_r=tuple(risk.take_profit_r),
+    )
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """One run: configuration, lifecycle, fill model, starting balance, and how to compute."""
+
+    settings: Settings = field(default_factory=load_settings)
+    lifecycle: LifecycleSettings | None = None
+    fills: FillSettings = field(default_factory=FillSettings)
+    initial_balance: Decimal = Decimal(100_000)
+    signals: SignalSource = "history"
+    venue: VenueKind = "sim"
+    funding: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def lifecycle_or_default(self) -> LifecycleSettings:
+        return self.lifecycle or lifecycle_settings(self.settings)
+
+
+class UnknownParameterError(KeyError):
+    """A grid parameter names no field of signals/risk/lifecycle/fills/run."""
+
+
+def with_params(config: BacktestConfig, params: Mapping[str, Any]) -> BacktestConfig:
+    """``config`` with dotted overrides: ``signals.direction_threshold``, ``risk.X``,
+    ``lifecycle.min_confidence``, ``fills.slippage_bps``, ``run.initial_balance``."""
+    settings, lifecycle, fills = config.settings, config.lifecycle_or_default(), config.fills
+    run: dict[str, Any] = {}
+    signal_updates: dict[str, Any] = {}
+    risk_updates: dict[str, Any] = {}
+    life_updates: dict[str, Any] = {}
+    fill_updates: dict[str, Any] = {}
+    targets = {
+        "signals": (signal_updates, set(type(settings.signals).model_fields)),
+        "risk": (risk_updates, set(type(settings.risk).model_fields)),
+        "lifecycle": (life_updates, {f.name for f in fields(LifecycleSettings)}),
+        "fills": (fill_updates, {f.name for f in fields(FillSettings)}),
+        "run": (run, {"initial_balance"}),
+    }
+    for key, value in params.items():
+        section, _, name = key.partition(".")
+        if section not in targets or name not in targets[section][1]:
+            raise UnknownParameterError(f"grid parameter {key!r}: no such field")
+        targets[section][0][name] = value
+    if signal_updates or risk_updates:
+        settings = Settings.model_validate(
+            {
+                **settings.model_dump(),
+                "signals": {**settings.signals.model_dump(), **signal_updates},
+                "risk": {**settings.risk.model_dump(), **risk_updates},
+            }
+        )
+        if risk_updates and config.lifecycle is None:
+            lifecycle = lifecycle_settings(settings)
+    decimal_fields = {"atr_stop_multiple", "trail_atr_multiple", "breakeven_after_r"}
+    life: dict[str, Any] = {
+        k: Decimal(str(v)) if k in decimal_fields else v for k, v in life_updates.items()
+    }
+    lifecycle = replace(lifecycle, **life)
+    fill_decimals = {"volume_share", "maker_fee_rate", "taker_fee_rate", "slippage_bps"}
+    fill: dict[str, Any] = {
+        k: Decimal(str(v)) if k in fill_decimals and v is not None else v
+        for k, v in fill_updates.items()
+    }
+    fills = replace(fills, **fill)
+    balance = Decimal(str(run.get("initial_balance", config.initial_balance)))
+    return replace(
+        config,
+        settings=settings,
+        lifecycle=lifecycle,
+        fills=fills,
+        initial_balance=balance,
+        params={**config.params, **params},
+    )
+
+
+@dataclass
+class BacktestResult:
+    """Everything a run produced: per-step equity, orders, decisions, fills, round trips."""
+
+    symbols: tuple[str, ...]
+    step: Timeframe
+    time_ms: np.ndarray[Any, np.dtype[np.int64]]
+    equity: np.ndarray[Any, np.dtype[np.float64]]
+    gross_exposure: np.ndarray[Any, np.dtype[np.float64]]
+    orders: list[OrderIntent]
+    decisions: list[OrderDecision]
+    fills: list[Fill]
+    trades: list[TradeRecord]
+    funding_paid: float
+    initial_balance: float
+    base_bars: int
+    params: Mapping[str, Any]
+
+
+def symbol_steps(data: MarketData, config: BacktestConfig) -> dict[str, StepSeries]:
+    """Each symbol's per-step analysis outputs (vectorized or streamed)."""
+    settings = config.settings
+    build = history_steps if config.signals == "history" else _streamed
+    return {
+        symbol: build(symbol, bars, data.base, settings.timeframes, settings.signals)
+        for symbol, bars in data.bars.items()
+        if len(bars)
+    }
+
+
+def _streamed(*args: Any) -> StepSeries:
+    return stream_steps(*args)[0]
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _decimal(value: float) -> Decimal | None:
+    return Decimal(repr(value)) if np.isfinite(value) else None
+
+
+def run_backtest(
+    data: MarketData, config: BacktestConfig, steps: Mapping[str, StepSeries] | None = None
+) -> BacktestResult:
+    """Replay ``data`` through analysis, desk, risk and a venue; see the module docstring."""
+    steps = dict(steps) if steps is not None else symbol_steps(data, config)
+    settings = config.settings
+    limits = settings.risk
+    instruments = {s: BINANCE_SPOT[s.partition(":")[0]] for s in data.bars}
+    desk = TradingDesk(
+        config.lifecycle_or_default(),
+        instruments,
+        limits.max_symbol_exposure_pct,
+        limits.correlation_window_bars,
+    )
+    risk = RiskGate(
+        RiskPolicy.from_settings(settings, instruments), Portfolio(balance=config.initial_balance)
+    )
+    venue: Venue
+    if config.venue == "paper":
+        venue = PaperVenue(
+            data.bars,
+            volume_share=config.fills.volume_share or Decimal(1),
+            maker_fee_rate=config.fills.maker_fee_rate,
+            taker_fee_rate=config.fills.taker_fee_rate,
+        )
+    else:
+        venue = SimVenue(data.bars, instruments, config.fills)
+    empty = np.zeros(0, dtype=np.int64)
+    times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
+    cursor = dict.fromkeys(steps, 0)
+    funding = {s: f for s, f in data.funding.items() if config.funding and s in steps}
+    funding_at = dict.fromkeys(funding, 0)
+    equity = np.empty(len(times))
+    gross = np.empty(len(times))
+    orders: list[OrderIntent] = []
+    decisions: list[OrderDecision] = []
+    fills: list[Fill] = []
+    notes: dict[str, EntryNote] = {}
+    funding_paid = Decimal(0)
+    timeframes = settings.timeframes
+    for k, t_ms in enumerate(times.tolist()):
+        now = _time(t_ms)
+        venue.advance_to(t_ms)
+        step_list: list[SymbolStep] = []
+        for symbol, series in steps.items():
+            i = cursor[symbol]
+            if i < len(series) and series.time_ms[i] == t_ms:
+                cursor[symbol] = i + 1
+                base = data.bars[symbol]
+                step_list.append(
+                    SymbolStep(
+                        symbol,
+                        now,
+                        step_bar=series.step_bar(i),
+                        signal=series.signal(i, timeframes),
+                        atr=_decimal(float(series.atr[i])),
+                        last_close=Decimal(repr(float(base.close[series.base_end[i] - 1]))),
+                    )
+                )
+        marks = desk.marks(step_list)
+        flatten = risk.update_market(now, marks, desk.closes(step_list))
+        if flatten:
+            desk.track(flatten)
+            venue.submit(flatten)
+            orders.extend(flatten)
+        summary = risk.summary()
+        requests = desk.plan(step_list, equity=summary.equity)
+        decided = risk.decide(requests)
+        approved = desk.approve(requests, decided)
+        venue.submit(approved)
+        orders.extend(approved)
+        decisions.extend(decided)
+        _note_entries(notes, requests, step_list, steps, cursor)
+        got, ended = desk.on_updates(venue.take_updates())
+        risk.on_fills(got)
+        risk.release(s.client_order_id for s in ended if s.status is not OrderStatus.FILLED)
+        fills.extend(got)
+        for symbol, rates in funding.items():
+            j = funding_at[symbol]
+            while j < len(rates.time_ms) and rates.time_ms[j] <= t_ms:
+                position = risk.portfolio.positions.get(symbol)
+                mark = risk.market.marks.get(symbol)
+                if position is not None and position.quantity and mark is not None:
+                    paid = position.quantity * mark.price * Decimal(repr(float(rates.rate[j])))
+                    risk.portfolio.balance -= paid
+                    funding_paid += paid
+                j += 1
+            funding_at[symbol] = j
+        after = risk.summary()
+        equity[k] = float(after.equity)
+        gross[k] = float(after.gross_exposure)
+    return BacktestResult(
+        symbols=tuple(steps),
+        step=min(timeframes, key=lambda tf: tf.seconds),
+        time_ms=times,
+        equity=equity,
+        gross_exposure=gross,
+        orders=orders,
+        decisions=decisions,
+        fills=fills,
+        trades=round_trips(fills, notes),
+        funding_paid=float(funding_paid),
+        initial_balance=float(config.initial_balance),
+        base_bars=data.bar_count,
+        params=dict(config.params),
+    )
+
+
+def _note_entries(
+    notes: dict[str, EntryNote],
+    requests: list[RiskRequest],
+    step_list: list[SymbolStep],
+    steps: Mapping[str, StepSeries],
+    cursor: Mapping[str, int],
+) -> None:
+    """Remember what each entry was based on (stop, confidence, patterns, regime)."""
+    for request in requests:
+        if request.stop_price is None:
+            continue
+        symbol = request.intent.symbol
+        series = steps[symbol]
+        i = cursor[symbol] - 1
+        notes[request.intent.client_order_id] = EntryNote(
+            stop_price=float(request.stop_price),
+            confidence=request.confidence,
+            patterns=series.patterns[i],
+            regime=float(series.regime[i]),
+            timeframe=series.step.value,
+        )
+    del step_list

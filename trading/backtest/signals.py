@@ -1,0 +1,268 @@
+"""Per-step analysis outputs of one symbol: what ``SymbolAnalysis`` hands the desk at every
+closed step bar, computed either by streaming it bar by bar (the live object) or vectorized
+from ``trading.signals.history`` and checked equal to it (``tests/backtest/test_signals.py``).
+
+Two details make the vectorized form equal the live one: the signal's confidence is the
+calibration map fitted on the step timeframe's closes (not the base bars), and the calibrator
+is fed the score combined when the step bar closed, before the higher timeframes closing on the
+same base bar were scored (``SymbolAnalysis`` scores timeframes finest first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+
+from trading.config import SignalSettings
+from trading.contracts import Direction, MarketBar, Signal, Timeframe
+from trading.indicators.engine import compute_batch
+from trading.market.frames import BarColumns
+from trading.market.replay import column_bars
+from trading.patterns.series import FloatArray, IntArray
+from trading.signals.analysis import SymbolAnalysis
+from trading.signals.calibration import _fit_at, naive_probability
+from trading.signals.confluence import KEYS
+from trading.signals.history import History, calibration_params, closed_index, score_history
+from trading.signals.scoring import REGIME_CODE
+
+REGIMES = {code: regime for regime, code in REGIME_CODE.items()}
+
+
+@dataclass(frozen=True)
+class StepSeries:
+    """Analysis outputs at every step time ``T`` (a closed step bar) of one symbol."""
+
+    symbol: str
+    step: Timeframe
+    time_ms: IntArray  # T: the step bar's close time
+    base_end: IntArray  # base bars with open_time < T (what the analysis has consumed)
+    bars: BarColumns  # the step bars that closed at T
+    score: FloatArray
+    confidence: FloatArray
+    direction: IntArray  # +1 long, -1 short, 0 neutral
+    regime: FloatArray  # REGIME_CODE of the regime timeframe
+    atr: FloatArray  # the step timeframe's ATR after the bar (NaN while warming up)
+    patterns: tuple[tuple[str, ...], ...]  # pattern kinds known on the step bar or recently
+
+    def __len__(self) -> int:
+        return len(self.time_ms)
+
+    def signal(self, i: int, timeframes: Sequence[Timeframe]) -> Signal:
+        """The decision fields of step ``i``'s ``Signal`` (built unvalidated: hot path)."""
+        bar_time = datetime.fromtimestamp(int(self.bars.open_time_ms[i]) / 1000, UTC)
+        return Signal.model_construct(
+            symbol=self.symbol,
+            bar_time=bar_time,
+            created_at=datetime.fromtimestamp(int(self.time_ms[i]) / 1000, UTC),
+            direction=_DIRECTIONS[int(self.direction[i])],
+            score=float(self.score[i]),
+            confidence=float(self.confidence[i]),
+            timeframes=tuple(timeframes),
+            regime=REGIMES[float(self.regime[i])],
+            high_volatility=False,
+            reasons=self.patterns[i] or ("no pattern",),
+            components={},
+            analyst="confluence",
+            entry_price=None,
+            stop_price=None,
+        )
+
+    def step_bar(self, i: int) -> MarketBar:
+        """The step bar that closed at step ``i`` (prices exactly as the file's text)."""
+        b = self.bars
+        return MarketBar.model_construct(
+            symbol=self.symbol,
+            timeframe=self.step,
+            open_time=datetime.fromtimestamp(int(b.open_time_ms[i]) / 1000, UTC),
+            open=Decimal(repr(float(b.open[i]))),
+            high=Decimal(repr(float(b.high[i]))),
+            low=Decimal(repr(float(b.low[i]))),
+            close=Decimal(repr(float(b.close[i]))),
+            volume=Decimal(repr(float(b.volume[i]))),
+            closed=True,
+        )
+
+
+_DIRECTIONS = {1: Direction.LONG, -1: Direction.SHORT, 0: Direction.NEUTRAL}
+
+
+def _direction(score: FloatArray, threshold: float) -> IntArray:
+    """``direction_of`` over an array."""
+    long = (score >= threshold) & (score > 0)
+    short = (score <= -threshold) & (score < 0)
+    out: IntArray = long.astype(np.int64) - short.astype(np.int64)
+    return out
+
+
+def _calibration_input(history: History, base: BarColumns, settings: SignalSettings) -> FloatArray:
+    """The combined score the live calibrator sees: higher timeframes closing on the same base
+    bar as the step bar are not yet rescored."""
+    finest = min(history.series, key=lambda tf: tf.seconds)
+    raw: dict[Timeframe, FloatArray] = {}
+    aligned: dict[Timeframe, FloatArray] = {}
+    for tf, s in history.series.items():
+        at_ms = base.open_time_ms if tf is finest else base.open_time_ms - 1
+        at = closed_index(s.bars.open_time_ms, tf, at_ms, history.base)
+        present, pick = at >= 0, np.maximum(at, 0)
+        score = np.where(present, s.score[pick], np.nan)
+        pct = np.where(present, s.atr_percentile[pick], np.nan)
+        pct = np.where(np.isfinite(pct), pct, 0.5)
+        weight = settings.timeframe_weights.get(tf, 0.0)
+        adapted = np.maximum(weight * (1.0 - settings.volatility_adapt * (pct - 0.5)), 0.0)
+        raw[tf] = np.where(np.isfinite(score), adapted, 0.0)
+        aligned[tf] = score
+    total = sum(raw.values(), np.zeros(len(base)))
+    final = np.zeros(len(base))
+    for tf in history.series:
+        share = np.where(total > 0, raw[tf] / np.where(total > 0, total, 1.0), 0.0)
+        final = final + share * np.nan_to_num(aligned[tf], nan=0.0)
+    clipped: FloatArray = np.clip(final, -1.0, 1.0)
+    return clipped
+
+
+def _confidence(
+    fed: FloatArray, score: FloatArray, close: FloatArray, settings: SignalSettings
+) -> FloatArray:
+    """The live ``Calibrator``: refit every ``refit_bars`` step bars on ``fed``, applied to the
+    signal's ``score``; naive ``0.5 + 0.5 |score|`` before the first fit."""
+    params = calibration_params(settings)
+    out = naive_probability(score)
+    for tau in range(0, len(score), params.refit_bars):
+        fit = _fit_at(tau, fed, close, params)
+        if fit is not None:
+            rows = slice(tau, min(tau + params.refit_bars, len(score)))
+            out[rows] = fit(score[rows])
+    clipped: FloatArray = np.clip(out, 0.0, 1.0)
+    return clipped
+
+
+def history_steps(
+    symbol: str,
+    base_bars: BarColumns,
+    base: Timeframe,
+    timeframes: Sequence[Timeframe],
+    settings: SignalSettings,
+) -> StepSeries:
+    """Vectorized step outputs (``score_history`` over the whole window), equal to the stream."""
+    step = min(timeframes, key=lambda tf: tf.seconds)
+    history = score_history(base_bars, base, timeframes, settings)
+    series = history.series[step]
+    closes_ms = series.bars.open_time_ms + step.seconds * 1000
+    last_close_ms = base_bars.open_time_ms[-1] + base.seconds * 1000 if len(base_bars) else 0
+    done = closes_ms <= last_close_ms
+    bars = series.bars.take(done)
+    time_ms = closes_ms[done]
+    base_end = np.searchsorted(base_bars.open_time_ms, time_ms, side="left")
+    at = base_end - 1
+    score = history.score[at]
+    fed = _calibration_input(history, base_bars, settings)[at]
+    confidence = _confidence(fed, score, base_bars.close[at], settings)
+    regime_tf = settings.regime_timeframe
+    regime_series = history.series.get(regime_tf, series)
+    r_at = closed_index(
+        regime_series.bars.open_time_ms, regime_series.timeframe, base_bars.open_time_ms, base
+    )[at]
+    regime = np.where(r_at >= 0, regime_series.regime[np.maximum(r_at, 0)], 0.0)
+    values = compute_batch(bars.high, bars.low, bars.close, bars.volume, bars.open_time_ms)
+    atr = np.asarray(values[KEYS.atr], dtype=np.float64)
+    return StepSeries(
+        symbol,
+        step,
+        time_ms,
+        base_end,
+        bars,
+        score,
+        confidence,
+        _direction(score, settings.direction_threshold),
+        regime,
+        atr,
+        _pattern_tags(series, len(bars), settings.pattern_memory_bars),
+    )
+
+
+def _pattern_tags(series: object, n: int, memory: int) -> tuple[tuple[str, ...], ...]:
+    """Per step bar, the pattern kinds (with direction) known within the pattern memory."""
+    from trading.signals.history import TimeframeSeries
+
+    assert isinstance(series, TimeframeSeries)  # noqa: S101 - narrowing for the type checker
+    known: list[set[str]] = [set() for _ in range(n)]
+    for block in series.detections.blocks:
+        for at, direction in zip(block.known_at.tolist(), block.direction.tolist(), strict=True):
+            tag = f"{block.kind}:{'+' if direction > 0 else '-'}"
+            for j in range(int(at), min(int(at) + memory, n)):
+                known[j].add(tag)
+    return tuple(tuple(sorted(k)) for k in known)
+
+
+def stream_steps(
+    symbol: str,
+    base_bars: BarColumns,
+    base: Timeframe,
+    timeframes: Sequence[Timeframe],
+    settings: SignalSettings,
+) -> tuple[StepSeries, list[Signal]]:
+    """The live path: ``SymbolAnalysis`` fed one base bar at a time; also returns its Signals."""
+    step = min(timeframes, key=lambda tf: tf.seconds)
+    analysis = SymbolAnalysis(symbol, base, timeframes, signals=settings)
+    rows: list[tuple[int, int, float, float, int, float, float]] = []
+    signals: list[Signal] = []
+    picked: list[int] = []
+    bars = list(column_bars(base_bars, symbol, base))
+    for i, bar in enumerate(bars):
+        fresh = analysis.on_bar(bar)
+        if not any(s.timeframe is step for s in fresh):
+            continue
+        close_ms = int(bar.open_time.timestamp() * 1000) + base.seconds * 1000
+        signal = analysis.signal(created_at=datetime.fromtimestamp(close_ms / 1000, UTC))
+        snapshot = analysis.snapshot(step)
+        if signal is None or snapshot is None:
+            continue
+        regime_score = analysis.timeframe_score(settings.regime_timeframe)
+        regime = REGIME_CODE[regime_score.regime] if regime_score is not None else 0.0
+        direction = {Direction.LONG: 1, Direction.SHORT: -1, Direction.NEUTRAL: 0}
+        rows.append(
+            (
+                close_ms,
+                i + 1,
+                signal.score,
+                signal.confidence,
+                direction[signal.direction],
+                regime,
+                snapshot.values.get(KEYS.atr, float("nan")),
+            )
+        )
+        signals.append(signal)
+        picked.append(int(snapshot.bar_time.timestamp() * 1000))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    step_cols = _step_columns(base_bars, base, step, np.array(picked, dtype=np.int64))
+    tags = tuple(tuple(s.reasons) for s in signals)
+    return (
+        StepSeries(
+            symbol,
+            step,
+            table[:, 0].astype(np.int64),
+            table[:, 1].astype(np.int64),
+            step_cols,
+            table[:, 2],
+            table[:, 3],
+            table[:, 4].astype(np.int64),
+            table[:, 5],
+            table[:, 6],
+            tags,
+        ),
+        signals,
+    )
+
+
+def _step_columns(
+    base_bars: BarColumns, base: Timeframe, step: Timeframe, open_ms: IntArray
+) -> BarColumns:
+    from trading.market.resample import resample_columns
+
+    resampled = resample_columns(base_bars, base, step).bars
+    rows = np.searchsorted(resampled.open_time_ms, open_ms)
+    return resampled.take(rows)

@@ -1,0 +1,366 @@
+"""Venues a backtest sends orders to: ``SimVenue`` (the paper exchange's matching rules on
+numpy bars, plus next-open and intra-bar touch rules, fees, slippage) and ``PaperVenue`` (the
+real ``PaperExchange`` in-process, the reference ``SimVenue`` is checked against)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from trading.contracts import (
+    Fill,
+    Liquidity,
+    OrderIntent,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from trading.execution.desk import OrderUpdate
+from trading.execution.paper import BinanceError, PaperBar, PaperExchange
+from trading.market.frames import BarColumns
+from trading.market.instruments import InstrumentSpec, venue_symbol
+from trading.risk.portfolio import quote_asset
+
+QUOTE_PLACES = Decimal("0.00000001")
+
+
+class FillRule(StrEnum):
+    """When an arriving market order trades."""
+
+    CLOSE = "close"  # at the close of the venue's current bar (the paper exchange)
+    NEXT_OPEN = "next_open"  # at the open of the next bar (backtesting.py's default)
+
+
+@dataclass(frozen=True)
+class FillSettings:
+    """Fill model: the default reproduces ``PaperExchange`` (25% of a bar's volume, 10 bps)."""
+
+    rule: FillRule = FillRule.CLOSE
+    volume_share: Decimal | None = Decimal("0.25")  # None: unlimited
+    maker_fee_rate: Decimal = Decimal("0.001")
+    taker_fee_rate: Decimal = Decimal("0.001")
+    slippage_bps: Decimal = Decimal(0)  # taker fills move against the order by this much
+    round_fees: bool = True  # quantize fees to 1e-8 as the paper exchange does
+
+
+class Venue(Protocol):
+    def advance_to(self, until_ms: int) -> None: ...
+
+    def submit(self, orders: Sequence[OrderIntent]) -> None: ...
+
+    def take_updates(self) -> list[OrderUpdate]: ...
+
+
+def _floor(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(ROUND_DOWN) * step
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass
+class _Order:
+    intent: OrderIntent
+    status: OrderStatus = OrderStatus.NEW
+    executed: Decimal = Decimal(0)
+    quote: Decimal = Decimal(0)
+    triggered: bool = False
+    fills: list[Fill] = field(default_factory=list)
+    reject_reason: str | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.intent.quantity - self.executed
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass
+class _Book:
+    bars: BarColumns
+    spec: InstrumentSpec
+    index: int = -1
+    budget: Decimal | None = None
+    orders: list[_Order] = field(default_factory=list)
+
+    def price(self, column: str) -> Decimal:
+        array = getattr(self.bars, column)
+        return Decimal(repr(float(array[self.index])))
+
+
+class SimVenue:
+    """Matching on bars: the current bar of a symbol at time ``T`` is the last one that opened
+    before ``T``; resting orders trade at each later bar's open, each bar's volume budget
+    shared by every order of the symbol, quantities floored to the lot."""
+
+    def __init__(
+        self,
+        bars: Mapping[str, BarColumns],
+        instruments: Mapping[str, InstrumentSpec],
+        settings: FillSettings | None = None,
+    ) -> None:
+        self.settings = settings or FillSettings()
+        self.books = {s: _Book(b, instruments[s]) for s, b in bars.items()}
+        self.now_ms = 0
+        self._trade_id = 1
+        self._touched: dict[str, _Order] = {}
+        self._fresh: dict[str, list[Fill]] = {}
+
+    def _reset_budget(self, book: _Book) -> None:
+        share = self.settings.volume_share
+        book.budget = None if share is None else book.price("volume") * share
+
+    def advance_to(self, until_ms: int) -> None:
+        self.now_ms = until_ms
+        for book in self.books.values():
+            times = book.bars.open_time_ms
+            while book.index + 1 < len(times) and times[book.index + 1] < until_ms:
+                book.index += 1
+                self._reset_budget(book)
+                if book.orders:
+                    for order in list(book.orders):
+                        self._match(book, order, arriving=False)
+                    book.orders = [o for o in book.orders if o.is_open]
+
+    def rematch(self) -> None:
+        """Match resting orders again at the current bar's open with a fresh volume budget."""
+        for book in self.books.values():
+            if book.index >= 0 and book.orders:
+                self._reset_budget(book)
+                for order in list(book.orders):
+                    self._match(book, order, arriving=False)
+                book.orders = [o for o in book.orders if o.is_open]
+
+    def submit(self, orders: Sequence[OrderIntent]) -> None:
+        for intent in orders:
+            book = self.books[intent.symbol]
+            order = _Order(intent)
+            self._touch(order)
+            problem = self._filters(book, intent)
+            if problem is not None:
+                order.status, order.reject_reason = OrderStatus.REJECTED, problem
+                continue
+            if book.index >= 0:
+                self._match(book, order, arriving=True)
+            if order.is_open:
+                book.orders.append(order)
+
+    def _filters(self, book: _Book, intent: OrderIntent) -> str | None:
+        spec = book.spec
+        if intent.quantity < spec.min_qty or intent.quantity % spec.lot_size != 0:
+            return "Filter failure: LOT_SIZE"
+        if book.index < 0:
+            return "no market data yet"
+        reference = intent.limit_price or intent.stop_price or book.price("close")
+        if intent.quantity * reference < spec.min_notional:
+            return "Filter failure: NOTIONAL"
+        return None
+
+    def _match(self, book: _Book, order: _Order, *, arriving: bool) -> None:
+        intent = order.intent
+        buy = intent.side is Side.BUY
+        if arriving and self.settings.rule is FillRule.NEXT_OPEN:
+            return
+        current = book.price("close") if arriving else book.price("open")
+        if intent.stop_price is not None and not order.triggered:
+            probe = current if arriving else book.price("high" if buy else "low")
+            if (buy and probe < intent.stop_price) or (not buy and probe > intent.stop_price):
+                return
+            order.triggered = True
+            if not arriving:
+                stop = intent.stop_price
+                current = max(current, stop) if buy else min(current, stop)
+        maker = False
+        limit = intent.limit_price
+        if limit is None:
+            price = current
+        elif arriving:
+            if (buy and current > limit) or (not buy and current < limit):
+                return
+            price = current
+        else:
+            if (buy and book.price("low") > limit) or (not buy and book.price("high") < limit):
+                return
+            price, maker = limit, True
+        self._fill(book, order, price, maker)
+
+    def _fill(self, book: _Book, order: _Order, price: Decimal, maker: bool) -> None:
+        lot = book.spec.lot_size
+        quantity = order.remaining
+        if book.budget is not None:
+            quantity = min(quantity, _floor(book.budget, lot))
+        if quantity <= 0:
+            return
+        if book.budget is not None:
+            book.budget -= quantity
+        settings = self.settings
+        if not maker and settings.slippage_bps:
+            sign = 1 if order.intent.side is Side.BUY else -1
+            price = price * (1 + sign * settings.slippage_bps / 10_000)
+        rate = settings.maker_fee_rate if maker else settings.taker_fee_rate
+        fee = price * quantity * rate
+        if settings.round_fees:
+            fee = fee.quantize(QUOTE_PLACES, ROUND_HALF_UP)
+        fill = Fill.model_construct(
+            trade_id=str(self._trade_id),
+            client_order_id=order.intent.client_order_id,
+            symbol=order.intent.symbol,
+            side=order.intent.side,
+            price=price,
+            quantity=quantity,
+            fee=fee,
+            fee_asset=quote_asset(order.intent.symbol),
+            liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
+            ts=_time(self.now_ms),
+        )
+        self._trade_id += 1
+        order.executed += quantity
+        order.quote += price * quantity
+        order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        order.fills.append(fill)
+        self._touch(order, fill)
+
+    def _touch(self, order: _Order, fill: Fill | None = None) -> None:
+        cid = order.intent.client_order_id
+        self._touched[cid] = order
+        fills = self._fresh.setdefault(cid, [])
+        if fill is not None:
+            fills.append(fill)
+
+    def take_updates(self) -> list[OrderUpdate]:
+        """One update per order touched since the last call: its state and its new fills."""
+        updates = [
+            OrderUpdate(_state(order, self.now_ms), tuple(self._fresh.get(cid, ())))
+            for cid, order in self._touched.items()
+        ]
+        self._touched, self._fresh = {}, {}
+        return updates
+
+    def cancel_all(self) -> None:
+        """End every resting order (the end of a run)."""
+        for book in self.books.values():
+            for order in book.orders:
+                order.status = OrderStatus.CANCELED
+                self._touch(order)
+            book.orders = []
+
+
+def _state(order: _Order, now_ms: int) -> OrderState:
+    intent = order.intent
+    avg = order.quote / order.executed if order.executed else None
+    return OrderState.model_construct(
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        status=order.status,
+        quantity=intent.quantity,
+        filled_quantity=order.executed,
+        avg_fill_price=avg,
+        venue_order_id=None,
+        reject_reason=order.reject_reason,
+        updated_at=_time(now_ms),
+    )
+
+
+def paper_bars(columns: BarColumns) -> list[PaperBar]:
+    """``PaperBar`` rows of numpy columns, prices exactly as the file's text."""
+    return [
+        PaperBar(int(t), *(Decimal(repr(v)) for v in values))
+        for t, *values in zip(
+            columns.open_time_ms.tolist(),
+            columns.open.tolist(),
+            columns.high.tolist(),
+            columns.low.tolist(),
+            columns.close.tolist(),
+            columns.volume.tolist(),
+            strict=True,
+        )
+    ]
+
+
+class PaperVenue:
+    """The real ``PaperExchange`` driven in-process by its manual clock; reports -> updates."""
+
+    def __init__(self, bars: Mapping[str, BarColumns], **options: Any) -> None:
+        self.exchange = PaperExchange({s: paper_bars(c) for s, c in bars.items()}, **options)
+        self.symbols = {venue_symbol(s): s for s in bars}
+        self.first_ms = {venue_symbol(s): int(c.open_time_ms[0]) for s, c in bars.items()}
+        self._rejected: list[OrderUpdate] = []
+        self.started = False
+
+    def advance_to(self, until_ms: int) -> None:
+        self.started = True
+        self.exchange.advance_to(until_ms)
+
+    def submit(self, orders: Sequence[OrderIntent]) -> None:
+        for intent in orders:
+            params = {
+                "symbol": venue_symbol(intent.symbol),
+                "side": intent.side.value,
+                "type": "MARKET" if intent.order_type is OrderType.MARKET else "LIMIT",
+                "quantity": format(intent.quantity, "f"),
+                "newClientOrderId": intent.client_order_id,
+            }
+            try:
+                self.exchange.place(params)
+            except BinanceError as error:
+                state = OrderState(
+                    client_order_id=intent.client_order_id,
+                    symbol=intent.symbol,
+                    side=intent.side,
+                    status=OrderStatus.REJECTED,
+                    quantity=intent.quantity,
+                    filled_quantity=Decimal(0),
+                    reject_reason=error.msg,
+                    updated_at=_time(self.exchange.event_time_ms()),
+                )
+                self._rejected.append(OrderUpdate(state))
+
+    def take_updates(self) -> list[OrderUpdate]:
+        """Execution reports as the live execution path books them: state plus trade."""
+        updates, self._rejected = self._rejected, []
+        for report in self.exchange.take_reports():
+            if report["x"] not in ("NEW", "TRADE", "CANCELED", "EXPIRED"):
+                continue
+            canceled = report["x"] == "CANCELED"
+            cid = report["C"] if canceled else report["c"]
+            symbol = self.symbols[report["s"]]
+            executed = Decimal(report["z"])
+            quote = Decimal(report["Z"])
+            state = OrderState(
+                client_order_id=cid,
+                symbol=symbol,
+                side=report["S"],
+                status=report["X"],
+                quantity=Decimal(report["q"]),
+                filled_quantity=executed,
+                avg_fill_price=quote / executed if executed else None,
+                venue_order_id=str(report["i"]),
+                updated_at=_time(report["E"]),
+            )
+            fills: tuple[Fill, ...] = ()
+            if report["x"] == "TRADE":
+                fills = (
+                    Fill(
+                        trade_id=str(report["t"]),
+                        client_order_id=cid,
+                        symbol=symbol,
+                        side=report["S"],
+                        price=Decimal(report["L"]),
+                        quantity=Decimal(report["l"]),
+                        fee=Decimal(report["n"]),
+                        fee_asset=report["N"],
+                        liquidity=Liquidity.MAKER if report["m"] else Liquidity.TAKER,
+                        ts=_time(report["T"]),
+                    ),
+                )
+            updates.append(OrderUpdate(state, fills))
+        return updates
