@@ -141,16 +141,12 @@ class BacktestResult:
 def symbol_steps(data: MarketData, config: BacktestConfig) -> dict[str, StepSeries]:
     """Each symbol's per-step analysis outputs (vectorized or streamed)."""
     settings = config.settings
-    build = history_steps if config.signals == "history" else _streamed
+    build = history_steps if config.signals == "history" else stream_steps
     return {
         symbol: build(symbol, bars, data.base, settings.timeframes, settings.signals)
         for symbol, bars in data.bars.items()
         if len(bars)
     }
-
-
-def _streamed(*args: Any) -> StepSeries:
-    return stream_steps(*args)[0]
 
 
 def _time(ms: int) -> datetime:

@@ -19,6 +19,7 @@ import numpy as np
 
 from trading.config import SignalSettings
 from trading.contracts import Direction, MarketBar, Signal, Timeframe
+from trading.execution.desk import SymbolStepper
 from trading.indicators.engine import compute_batch
 from trading.market.frames import BarColumns
 from trading.market.replay import column_bars
@@ -47,12 +48,16 @@ class StepSeries:
     regime: FloatArray  # REGIME_CODE of the regime timeframe
     atr: FloatArray  # the step timeframe's ATR after the bar (NaN while warming up)
     patterns: tuple[tuple[str, ...], ...]  # pattern kinds known on the step bar or recently
+    live_signals: tuple[Signal, ...] | None = None  # the stream's own Signals, when streamed
 
     def __len__(self) -> int:
         return len(self.time_ms)
 
     def signal(self, i: int, timeframes: Sequence[Timeframe]) -> Signal:
-        """The decision fields of step ``i``'s ``Signal`` (built unvalidated: hot path)."""
+        """Step ``i``'s ``Signal``: the live one when streamed, else its decision fields
+        (built unvalidated: hot path)."""
+        if self.live_signals is not None:
+            return self.live_signals[i]
         bar_time = datetime.fromtimestamp(int(self.bars.open_time_ms[i]) / 1000, UTC)
         return Signal.model_construct(
             symbol=self.symbol,
@@ -204,58 +209,54 @@ def stream_steps(
     base: Timeframe,
     timeframes: Sequence[Timeframe],
     settings: SignalSettings,
-) -> tuple[StepSeries, list[Signal]]:
-    """The live path: ``SymbolAnalysis`` fed one base bar at a time; also returns its Signals."""
+) -> StepSeries:
+    """The live path: ``SymbolStepper`` over ``SymbolAnalysis`` stepped to each step time; the
+    series carries the live ``Signal`` objects themselves."""
     step = min(timeframes, key=lambda tf: tf.seconds)
     analysis = SymbolAnalysis(symbol, base, timeframes, signals=settings)
-    rows: list[tuple[int, int, float, float, int, float, float]] = []
+    stepper = SymbolStepper(analysis, column_bars(base_bars, symbol, base), step)
+    times = step_times(base_bars, base, step)
+    rows: list[tuple[float, float, int, float, float]] = []
     signals: list[Signal] = []
-    picked: list[int] = []
-    bars = list(column_bars(base_bars, symbol, base))
-    for i, bar in enumerate(bars):
-        fresh = analysis.on_bar(bar)
-        if not any(s.timeframe is step for s in fresh):
-            continue
-        close_ms = int(bar.open_time.timestamp() * 1000) + base.seconds * 1000
-        signal = analysis.signal(created_at=datetime.fromtimestamp(close_ms / 1000, UTC))
-        snapshot = analysis.snapshot(step)
-        if signal is None or snapshot is None:
-            continue
-        regime_score = analysis.timeframe_score(settings.regime_timeframe)
-        regime = REGIME_CODE[regime_score.regime] if regime_score is not None else 0.0
-        direction = {Direction.LONG: 1, Direction.SHORT: -1, Direction.NEUTRAL: 0}
+    opens: list[int] = []
+    direction = {Direction.LONG: 1, Direction.SHORT: -1, Direction.NEUTRAL: 0}
+    for t_ms in times.tolist():
+        out = stepper.advance(datetime.fromtimestamp(t_ms / 1000, UTC))
+        if out.signal is None or out.step_bar is None:
+            raise ValueError(f"{symbol}: no step bar closed at {t_ms}")
+        sig = out.signal
+        atr = float(out.atr) if out.atr is not None else float("nan")
         rows.append(
-            (
-                close_ms,
-                i + 1,
-                signal.score,
-                signal.confidence,
-                direction[signal.direction],
-                regime,
-                snapshot.values.get(KEYS.atr, float("nan")),
-            )
+            (sig.score, sig.confidence, direction[sig.direction], REGIME_CODE[sig.regime], atr)
         )
-        signals.append(signal)
-        picked.append(int(snapshot.bar_time.timestamp() * 1000))
-    table = np.array(rows, dtype=np.float64).reshape(-1, 7)
-    step_cols = _step_columns(base_bars, base, step, np.array(picked, dtype=np.int64))
-    tags = tuple(tuple(s.reasons) for s in signals)
-    return (
-        StepSeries(
-            symbol,
-            step,
-            table[:, 0].astype(np.int64),
-            table[:, 1].astype(np.int64),
-            step_cols,
-            table[:, 2],
-            table[:, 3],
-            table[:, 4].astype(np.int64),
-            table[:, 5],
-            table[:, 6],
-            tags,
-        ),
-        signals,
+        signals.append(sig)
+        opens.append(int(out.step_bar.open_time.timestamp() * 1000))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return StepSeries(
+        symbol,
+        step,
+        times,
+        np.searchsorted(base_bars.open_time_ms, times, side="left"),
+        _step_columns(base_bars, base, step, np.array(opens, dtype=np.int64)),
+        table[:, 0],
+        table[:, 1],
+        table[:, 2].astype(np.int64),
+        table[:, 3],
+        table[:, 4],
+        tuple(tuple(s.reasons) for s in signals),
+        tuple(signals),
     )
+
+
+def step_times(base_bars: BarColumns, base: Timeframe, step: Timeframe) -> IntArray:
+    """Close times of the step bars complete within the base bars."""
+    from trading.market.resample import resample_columns
+
+    opens = resample_columns(base_bars, base, step).bars.open_time_ms
+    closes = opens + step.seconds * 1000
+    last = base_bars.open_time_ms[-1] + base.seconds * 1000 if len(base_bars) else 0
+    done: IntArray = closes[closes <= last]
+    return done
 
 
 def _step_columns(
