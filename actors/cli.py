@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from trading.config import SIGNATURE_KEY_ENV, ConfigError, load_settings, sign_config
@@ -48,18 +49,19 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
     import ray
 
+    from actors.orchestrator import SessionProgress
     from actors.session import SessionOptions, format_summary, run_session
 
     settings = load_settings(args.config)
+    if args.symbols:
+        settings = settings.model_copy(update={"symbols": args.symbols})
     options = SessionOptions(
-        symbols=args.symbols or settings.symbols,
-        base=settings.base_timeframe,
-        timeframes=settings.timeframes,
+        settings=settings,
         market_data=args.market_data or SessionOptions.market_data,
         data_dir=args.data_dir,
-        speed=args.speed,
         duration_s=args.duration,
         max_bars=args.bars,
+        speed=args.speed,
     )
     ray.init(
         address=args.address,
@@ -70,14 +72,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     live = sys.stdout.isatty()
 
-    def show(progress: Sequence[object], elapsed: float) -> None:
-        from actors.symbol import SymbolProgress
-
-        rows = [p for p in progress if isinstance(p, SymbolProgress)]
-        bars = sum(p.base_bars for p in rows)
-        closed = {tf: sum(p.closed_bars.get(tf, 0) for p in rows) for tf in ("15m", "1h", "4h")}
-        line = f"[{elapsed:6.1f}s] {len(rows)} symbols  {bars:,} base bars  " + "  ".join(
-            f"{tf} {n:,}" for tf, n in closed.items()
+    def show(progress: SessionProgress, elapsed: float) -> None:
+        line = (
+            f"[{elapsed:6.1f}s] {progress.clock or '-':25} bars {progress.base_bars:,}  "
+            f"signals {progress.signals:,}  orders {progress.orders}  fills {progress.fills}  "
+            f"equity {Decimal(progress.equity or 0):,.2f}"
         )
         print(f"\r{line}", end="", flush=True) if live else print(line, flush=True)
 
@@ -87,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         ray.shutdown()
     print()
     print(format_summary(summary))
-    return 1 if any(p.error for p in summary.progress) else 0
+    return 1 if summary.progress.error else 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:

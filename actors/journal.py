@@ -14,6 +14,7 @@ from trading.journal.recorder import Recordable, Recorder
 from trading.journal.store import Store
 
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
+JOURNAL_ACTOR = "journal"
 
 
 @ray.remote(num_cpus=0.05)

@@ -1,127 +1,253 @@
-"""The embedded session behind ``raytrader run``: symbol actors over replayed real data."""
+"""The paper-trading session behind ``raytrader run``: every actor, one clock, one journal."""
 
 from __future__ import annotations
 
-import json
+import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import ray
 
+from actors.execution import EXECUTION_ACTOR, ExecutionActor
+from actors.journal import JOURNAL_ACTOR, JournalActor
+from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator, SessionProgress
+from actors.paper import PAPER_ACTOR, PaperVenueActor
+from actors.risk import RISK_ACTOR, RiskActor
 from actors.symbol import SymbolActor, SymbolProgress, actor_name
-from trading.contracts import IndicatorSnapshot, Timeframe
+from trading.config import Settings
+from trading.contracts import IndicatorSnapshot
+from trading.journal.chain import VerifyReport
 from trading.market.replay import BUNDLED_DATA, data_file
+from trading.risk.gate import RiskSummary
+
+SESSION_FILES = (
+    "journal.jsonl",
+    "raytrader.db",
+    "raytrader.db-wal",
+    "raytrader.db-shm",
+    "wal",
+    "risk.json",
+    "desk.json",
+    "run-summary.json",
+)
 
 
 @dataclass(frozen=True)
 class SessionOptions:
-    symbols: tuple[str, ...]
-    base: Timeframe
-    timeframes: tuple[Timeframe, ...]
+    settings: Settings
     market_data: Path = BUNDLED_DATA
     data_dir: Path = Path("raytrader-data")
-    speed: float = 0.0
     duration_s: float | None = None
     max_bars: int | None = None
+    speed: float = 0.0
+    initial_balance: Decimal = Decimal("100000")
     poll_s: float = 1.0
 
 
 @dataclass
 class SessionSummary:
     elapsed_s: float
-    progress: list[SymbolProgress]
+    progress: SessionProgress
+    symbols: list[SymbolProgress]
     snapshots: dict[str, dict[str, IndicatorSnapshot]]
-    summary_path: Path
+    risk: RiskSummary
+    venue: dict[str, Any]
+    journal: VerifyReport
+    data_dir: Path
+    positions: dict[str, Decimal] = field(default_factory=dict)
 
     @property
-    def base_bars(self) -> int:
-        return sum(p.base_bars for p in self.progress)
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.jsonl"
 
 
-ProgressCallback = Callable[[Sequence[SymbolProgress], float], None]
+ProgressCallback = Callable[[SessionProgress, float], None]
+
+
+def archive_previous(data_dir: Path) -> Path | None:
+    """Move the last session's journal, store, WAL and checkpoints under ``archive/<time>``."""
+    present = [data_dir / name for name in SESSION_FILES if (data_dir / name).exists()]
+    if not present:
+        return None
+    target = data_dir / "archive" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    target.mkdir(parents=True)
+    for path in present:
+        shutil.move(str(path), target / path.name)
+    return target
+
+
+def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle]:
+    """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator."""
+    settings, data_dir = options.settings, options.data_dir.resolve()
+    files = {
+        s: str(data_file(options.market_data, s, settings.base_timeframe)) for s in settings.symbols
+    }
+    journal = JournalActor.options(name=JOURNAL_ACTOR).remote(str(data_dir))
+    paper = PaperVenueActor.options(name=PAPER_ACTOR).remote(
+        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
+    )
+    venue_url = ray.get(paper.start.remote())
+    risk = RiskActor.options(name=RISK_ACTOR, lifetime="detached").remote(
+        settings, str(data_dir / "risk.json"), str(options.initial_balance)
+    )
+    execution = ExecutionActor.options(name=EXECUTION_ACTOR).remote(
+        str(data_dir / "wal"), venue_url, settings.symbols
+    )
+    symbols = {
+        symbol: SymbolActor.options(name=actor_name(symbol)).remote(
+            symbol, settings.base_timeframe, settings.timeframes, path, settings.signals
+        )
+        for symbol, path in files.items()
+    }
+    handles = Handles(symbols, risk, execution, journal, paper)
+    orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR).remote(
+        settings, handles, str(data_dir)
+    )
+    return handles, orchestrator
 
 
 def run_session(
     options: SessionOptions, on_progress: ProgressCallback | None = None
 ) -> SessionSummary:
-    """Start one actor per symbol, replay until the data, ``duration_s`` or Ctrl-C ends it."""
-    files = {s: data_file(options.market_data, s, options.base) for s in options.symbols}
-    actors = [
-        SymbolActor.options(name=actor_name(symbol)).remote(
-            symbol, options.base, options.timeframes, str(path), options.speed
+    """Replay the data through every actor until it ends, ``duration_s`` or Ctrl-C."""
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    archive_previous(options.data_dir)
+    handles, orchestrator = start_actors(options)
+    settings = options.settings
+    firsts = ray.get([a.first_close.remote() for a in handles.symbols.values()])
+    start = min(f for f in firsts if f is not None)
+    step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
+    start = start + (-start.timestamp() % step.total_seconds()) * timedelta(seconds=1)
+    end = None
+    if options.max_bars is not None:
+        end = (
+            start
+            - settings.base_timeframe.duration
+            + options.max_bars * (settings.base_timeframe.duration)
         )
-        for symbol, path in files.items()
-    ]
-    runs = [actor.run.remote(options.max_bars) for actor in actors]
+    run = orchestrator.run.remote(start, end, options.speed)
     started = time.monotonic()
     try:
         while True:
-            ready, _ = ray.wait(runs, num_returns=len(runs), timeout=options.poll_s)
+            ready, _ = ray.wait([run], timeout=options.poll_s)
             elapsed = time.monotonic() - started
             if on_progress is not None:
-                on_progress(ray.get([a.progress.remote() for a in actors]), elapsed)
-            if len(ready) == len(runs):
+                on_progress(ray.get(orchestrator.progress.remote()), elapsed)
+            if ready:
                 break
             if options.duration_s is not None and elapsed >= options.duration_s:
-                ray.get([a.stop.remote() for a in actors])
+                ray.get(orchestrator.stop.remote())
     except KeyboardInterrupt:
-        ray.get([a.stop.remote() for a in actors])
-    progress: list[SymbolProgress] = ray.get(runs)
-    snapshots = dict(
-        zip(options.symbols, ray.get([a.snapshots.remote() for a in actors]), strict=True)
-    )
-    for actor in actors:
-        ray.kill(actor)
+        ray.get(orchestrator.stop.remote())
+    progress: SessionProgress = ray.get(run)
     summary = SessionSummary(
         elapsed_s=time.monotonic() - started,
         progress=progress,
-        snapshots=snapshots,
-        summary_path=options.data_dir / "run-summary.json",
+        symbols=ray.get([a.progress.remote() for a in handles.symbols.values()]),
+        snapshots=dict(
+            zip(
+                settings.symbols,
+                ray.get([a.snapshots.remote() for a in handles.symbols.values()]),
+                strict=True,
+            )
+        ),
+        risk=ray.get(handles.risk.summary.remote()),
+        venue=ray.get(handles.paper.stats.remote()) if handles.paper else {},
+        journal=_close_journal(handles),
+        data_dir=options.data_dir,
+        positions=ray.get(handles.execution.positions.remote()),
     )
+    stop_actors(handles, orchestrator)
     _write_summary(summary)
     return summary
 
 
+def _close_journal(handles: Handles) -> VerifyReport:
+    ray.get(handles.journal.anchor.remote())
+    report: VerifyReport = ray.get(handles.journal.verify.remote())
+    ray.get(handles.journal.close.remote())
+    return report
+
+
+def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle) -> None:
+    ray.get(handles.execution.stop.remote())
+    if handles.paper is not None:
+        ray.get(handles.paper.stop.remote())
+    for actor in (
+        orchestrator,
+        handles.risk,
+        handles.execution,
+        handles.journal,
+        handles.paper,
+        *handles.symbols.values(),
+    ):
+        if actor is not None:
+            ray.kill(actor)
+
+
 def _write_summary(summary: SessionSummary) -> None:
-    summary.summary_path.parent.mkdir(parents=True, exist_ok=True)
+    import json
+
     document = {
         "elapsed_s": round(summary.elapsed_s, 3),
-        "symbols": [asdict(p) for p in summary.progress],
+        "progress": asdict(summary.progress),
+        "symbols": [asdict(p) for p in summary.symbols],
+        "risk": {k: str(v) for k, v in asdict(summary.risk).items()},
+        "venue": summary.venue,
+        "positions": {s: format(q, "f") for s, q in summary.positions.items()},
+        "journal": {
+            "path": str(summary.journal_path),
+            "records": summary.journal.records,
+            "intact": summary.journal.ok,
+        },
         "snapshots": {
             symbol: {tf: snap.model_dump(mode="json") for tf, snap in by_tf.items()}
             for symbol, by_tf in summary.snapshots.items()
         },
     }
-    summary.summary_path.write_text(json.dumps(document, indent=2) + "\n")
+    path = summary.data_dir / "run-summary.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def format_summary(summary: SessionSummary) -> str:
-    """A plain-text table: one row per symbol with bar counts and headline indicators."""
-    header = ["symbol", "5m bars", "15m", "1h", "4h", "1d", "last close", "1h RSI", "4h ADX"]
+    """A plain-text report: one row per symbol, then orders, risk and the journal."""
+    header = ["symbol", "5m bars", "15m", "1h", "4h", "1d", "last close", "position", "1h RSI"]
     rows = [header]
-    for p in summary.progress:
+    for p in summary.symbols:
         snaps = summary.snapshots.get(p.symbol, {})
-        rsi = snaps.get("1h")
-        adx = snaps.get("4h")
+        hourly = snaps.get("1h")
         rows.append(
             [
                 p.symbol,
                 f"{p.base_bars:,}",
                 *(f"{p.closed_bars.get(tf, 0):,}" for tf in ("15m", "1h", "4h", "1d")),
                 p.last_close or "-",
-                f"{rsi.values['rsi_14']:.1f}" if rsi and "rsi_14" in rsi.values else "-",
-                f"{adx.values['adx_14']:.1f}" if adx and "adx_14" in adx.values else "-",
+                format(summary.positions.get(p.symbol, Decimal(0)), "f"),
+                f"{hourly.values['rsi_14']:.1f}" if hourly and "rsi_14" in hourly.values else "-",
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    errors = [f"{p.symbol}: {p.error}" for p in summary.progress if p.error]
-    footer = [
-        f"{summary.base_bars:,} base bars in {summary.elapsed_s:.1f} s; "
-        f"summary written to {summary.summary_path}",
-        *errors,
+    progress, risk = summary.progress, summary.risk
+    decisions = ", ".join(f"{k.lower()} {v}" for k, v in progress.decisions.items())
+    lines += [
+        "",
+        f"signals {progress.signals:,}; risk decisions: {decisions}; "
+        f"orders sent {progress.orders}; fills {progress.fills}; "
+        f"venue accepted {summary.venue.get('accepted', 0)}, "
+        f"duplicate client ids {summary.venue.get('duplicate_attempts', 0)}",
+        f"equity {risk.equity:.2f} (balance {risk.balance:.2f}, gross exposure "
+        f"{risk.gross_exposure:.2f}); trading state {risk.state}",
+        f"{progress.base_bars:,} base bars in {progress.steps:,} steps, {summary.elapsed_s:.1f} s; "
+        f"journal {summary.journal_path} ({summary.journal.records:,} records, "
+        f"{'intact' if summary.journal.ok else 'BROKEN'})",
     ]
-    return "\n".join([*lines, "", *footer])
+    if progress.error:
+        lines.append(f"error: {progress.error}")
+    return "\n".join(lines)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import ray
 
-from trading.contracts import IndicatorSnapshot, Timeframe
-from trading.market.feed import BarFeed
-from trading.market.replay import ReplayFeed, ReplaySource
+from trading.config import SignalSettings
+from trading.contracts import IndicatorSnapshot, Signal, Timeframe
+from trading.execution.desk import SymbolStep, SymbolStepper
+from trading.market.frames import read_bars
+from trading.market.replay import column_bars
 from trading.signals.analysis import SymbolAnalysis
 
 
@@ -32,7 +34,8 @@ def actor_name(symbol: str) -> str:
 
 @ray.remote(num_cpus=0.05)
 class SymbolActor:
-    """Streams its feed through ``SymbolAnalysis``; the driver polls ``progress``."""
+    """Replays its data file bar by bar as the orchestrator's clock advances; one call per step
+    returns every base bar it consumed, the step bar, the signal and the mark."""
 
     def __init__(
         self,
@@ -40,28 +43,27 @@ class SymbolActor:
         base: Timeframe,
         timeframes: tuple[Timeframe, ...],
         data_file: str,
-        speed: float = 0.0,
+        signals: SignalSettings,
     ) -> None:
-        self._analysis = SymbolAnalysis(symbol, base, timeframes)
-        self._feed: BarFeed = ReplayFeed([ReplaySource(symbol, base, Path(data_file))], speed=speed)
+        columns = read_bars(Path(data_file), base).columns()
+        self._analysis = SymbolAnalysis(symbol, base, timeframes, signals=signals)
+        step = min(timeframes, key=lambda tf: tf.seconds)
+        self._stepper = SymbolStepper(self._analysis, column_bars(columns, symbol, base), step)
         self._progress = SymbolProgress(symbol)
-        self._stopping = False
+        self._signal: Signal | None = None
 
-    async def run(self, max_bars: int | None = None) -> SymbolProgress:
-        """Consume the feed until it ends, ``max_bars`` closed bars, or ``stop``."""
-        try:
-            async for bar in self._feed.stream():
-                self._analysis.on_bar(bar)
-                if bar.closed:
-                    self._progress.last_close = str(bar.close)
-                if self._stopping or self._analysis.counts.base_bars == max_bars:
-                    break
-                if self._analysis.counts.base_bars % 256 == 0:
-                    await asyncio.sleep(0)  # let progress/stop calls in
-        except Exception as exc:  # reported to the driver, which decides; never silent
-            self._progress.error = f"{type(exc).__name__}: {exc}"
-        self._progress.done = True
-        return self.progress()
+    def first_close(self) -> datetime | None:
+        """Close time of the first bar: where the orchestrator's clock starts."""
+        return self._stepper.next_close
+
+    def advance(self, until: datetime) -> SymbolStep:
+        step = self._stepper.advance(until)
+        if step.signal is not None:
+            self._signal = step.signal
+        if step.last_close is not None:
+            self._progress.last_close = str(step.last_close)
+        self._progress.done = self._stepper.exhausted
+        return step
 
     def progress(self) -> SymbolProgress:
         counts = self._analysis.counts
@@ -72,8 +74,11 @@ class SymbolActor:
         progress.last_bar_time = counts.last_bar_time.isoformat() if counts.last_bar_time else None
         return progress
 
-    def stop(self) -> None:
-        self._stopping = True
+    def latest_signal(self) -> Signal | None:
+        return self._signal
 
     def snapshots(self) -> dict[str, IndicatorSnapshot]:
         return {str(tf): snap for tf, snap in self._analysis.snapshots().items()}
+
+    def ping(self) -> bool:
+        return True

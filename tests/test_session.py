@@ -1,58 +1,119 @@
-"""The embedded session: symbol actors on Ray replay real data into the analysis."""
+"""The paper session end to end on Ray: real data through every actor to the paper venue."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
+import ray
 import talib
 
 from actors.session import SessionOptions, format_summary, run_session
-from trading.contracts import Timeframe
+from trading.config import load_settings
+from trading.journal.chain import verify
+from trading.journal.recorder import replay
 
 pytestmark = pytest.mark.ray
 
+BARS = 600  # 5m bars per symbol: 2025-10-01 00:00 .. 2025-10-03 01:55
 
-def test_session_replays_bundled_bars_into_indicators_equal_to_talib(
-    ray_session: Any, shared_data: Path, tmp_path: Path
-) -> None:
-    """2,000 5m bars from 2025-10-01 00:00 close 666 15m, 166 1h, 41 4h and 6 1d bars;
-    the 1h RSI after them equals TA-Lib's RSI over Binance's own 1h file for those hours."""
-    options = SessionOptions(
-        symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
-        base=Timeframe.M5,
-        timeframes=Timeframe.analysis(),
-        data_dir=tmp_path,
-        max_bars=2000,
-        poll_s=0.2,
+
+def _options(data_dir: Path, **overrides: Any) -> SessionOptions:
+    settings = load_settings()
+    return SessionOptions(
+        settings=settings, data_dir=data_dir, max_bars=BARS, poll_s=0.2, **overrides
     )
-    seen: list[int] = []
-    summary = run_session(options, on_progress=lambda p, _: seen.append(len(p)))
-    assert seen
-    assert set(seen) == {3}
-    for progress in summary.progress:
-        assert progress.error is None
-        assert progress.base_bars == 2000
-        assert progress.closed_bars == {"15m": 666, "1h": 166, "4h": 41, "1d": 6}
-        assert progress.last_bar_time == "2025-10-07T22:35:00+00:00"
 
-    for symbol in options.symbols:
-        hourly = pl.read_csv(
-            shared_data / "binance_spot_2024_2026" / f"{symbol.replace('/', '_')}-1h.csv",
-            try_parse_dates=True,
-        ).filter(pl.col("date") >= datetime(2025, 10, 1, tzinfo=UTC))
-        close = hourly["close"].to_numpy()[:166].astype(np.float64)
-        snapshot = summary.snapshots[symbol]["1h"]
-        assert snapshot.bar_time == datetime(2025, 10, 7, 21, tzinfo=UTC)
-        assert snapshot.values["rsi_14"] == pytest.approx(talib.RSI(close, 14)[-1], rel=1e-9)
 
-    written = json.loads(summary.summary_path.read_text())
-    assert [s["symbol"] for s in written["symbols"]] == list(options.symbols)
+@pytest.fixture(scope="module")
+def baseline(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    data_dir = tmp_path_factory.mktemp("baseline")
+    return run_session(_options(data_dir))
+
+
+def test_session_trades_through_every_actor_and_journals_it(
+    baseline: Any, shared_data: Path
+) -> None:
+    summary = baseline
+    assert summary.progress.error is None
+    assert summary.progress.steps == BARS // 3
+    for symbol in summary.symbols:
+        assert symbol.base_bars == BARS
+        assert symbol.closed_bars == {"15m": 200, "1h": 50, "4h": 12, "1d": 2}
+    assert summary.progress.orders > 0
+    assert summary.progress.fills >= summary.progress.orders
+    assert summary.venue["accepted"] == summary.progress.orders
+    assert summary.venue["duplicate_attempts"] == 0
+    assert summary.journal.ok
+    assert verify(summary.journal_path).records == summary.journal.records
+    fills = list(replay(summary.journal_path, frozenset({"fill"})))
+    assert len(fills) == summary.progress.fills
+    net: dict[str, Decimal] = {}
+    for fill in fills:
+        net[fill.symbol] = net.get(fill.symbol, Decimal(0)) + fill.quantity * fill.side.sign
+    assert {s: q for s, q in net.items() if q} == {
+        s: q for s, q in summary.positions.items() if q
+    }, "positions derive from the journaled fills"
+
+    hourly = pl.read_csv(
+        shared_data / "binance_spot_2024_2026" / "BTC_USDT-1h.csv", try_parse_dates=True
+    ).filter(pl.col("date") >= datetime(2025, 10, 1, tzinfo=UTC))
+    close = hourly["close"].to_numpy()[:50].astype(np.float64)
+    rsi = summary.snapshots["BTC/USDT"]["1h"].values["rsi_14"]
+    assert rsi == pytest.approx(talib.RSI(close, 14)[-1], rel=1e-9)
     table = format_summary(summary)
-    assert re.search(r"BTC/USDT\s+2,000\s+666\s+166\s+41\s+6\s", table), table
+    assert re.search(r"BTC/USDT\s+600\s+200\s+50\s+12\s+2\s", table), table
+    assert "duplicate client ids 0" in table
+
+
+def _kill_during(options: SessionOptions, name: str) -> tuple[Any, int | None]:
+    """Run a session and SIGKILL-equivalent ``name`` once 80 steps are done (Ray restarts it)."""
+    import threading
+    import time
+
+    killed_at: list[int] = []
+
+    def kill_later() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed_at:
+            try:
+                orchestrator = ray.get_actor("orchestrator")
+                progress = ray.get(orchestrator.progress.remote())
+            except (ValueError, ray.exceptions.RayActorError):
+                time.sleep(0.02)
+                continue
+            if progress.done:
+                return
+            if progress.steps >= 80:
+                ray.kill(ray.get_actor(name), no_restart=False)
+                killed_at.append(progress.steps)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_later)
+    killer.start()
+    summary = run_session(options)
+    killer.join()
+    return summary, killed_at[0] if killed_at else None
+
+
+@pytest.mark.parametrize("actor", ["execution", "risk"])
+def test_killed_actor_restarts_from_checkpoint_and_the_run_ends_the_same(
+    baseline: Any, actor: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data_dir = tmp_path_factory.mktemp(f"kill-{actor}")
+    summary, killed_at = _kill_during(_options(data_dir), actor)
+    assert killed_at is not None, "the actor was never killed"
+    assert killed_at < summary.progress.steps, "killed mid-run, not after it"
+    assert summary.progress.error is None
+    assert summary.venue["duplicate_attempts"] == 0
+    assert summary.venue["accepted"] == baseline.venue["accepted"]
+    assert summary.positions == baseline.positions
+    assert summary.risk.balance == baseline.risk.balance
+    assert summary.risk.state == baseline.risk.state
+    assert summary.journal.ok

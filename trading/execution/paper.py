@@ -732,11 +732,16 @@ class PaperServer:
             self.exchange.step()
             self._publish()
 
-    async def _advance_clock(self, request: web.Request) -> web.Response:
-        """``{"until_ms": T}``: drive the market clock from a replay (``bar_interval_ms=0``)."""
-        body = await request.json()
-        stepped = self.exchange.advance_to(int(body["until_ms"]))
+    def advance_to(self, until_ms: int) -> int:
+        """Drive the market clock from a replay (with ``bar_interval_ms=0``); pushes reports."""
+        stepped = self.exchange.advance_to(until_ms)
         self._publish()
+        return stepped
+
+    async def _advance_clock(self, request: web.Request) -> web.Response:
+        """``POST /_paper/clock {"until_ms": T}``: ``advance_to`` over HTTP."""
+        body = await request.json()
+        stepped = self.advance_to(int(body["until_ms"]))
         return web.json_response({"stepped": stepped, "bar_index": self.exchange.bar_index})
 
     async def _stats(self, request: web.Request) -> web.Response:

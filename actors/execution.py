@@ -1,0 +1,102 @@
+"""``ExecutionActor``: the Rust gateway (WAL on a durable path) and the venue connection.
+
+``max_restarts=-1``: a restarted actor rebuilds the gateway from its write-ahead log and
+reconciles every open order with the venue before it accepts intents (the first call after
+a restart waits for that). Ray may retry calls: idempotency is by client_order_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import ray
+
+from trading.contracts import OrderIntent, OrderStatus, OrderType
+from trading.execution.binance import BinanceVenue
+from trading.execution.desk import OrderUpdate
+from trading.execution.engine import EngineConfig, ExecutionEngine
+from trading.execution.gateway import FsyncPolicy, OrderGateway, SendOutcome, SubmitOutcome
+from trading.execution.rules import binance_spot_rules
+
+EXECUTION_ACTOR = "execution"
+_UNANSWERED = (OrderStatus.NEW, OrderStatus.SUBMITTED)
+
+
+@ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
+class ExecutionActor:
+    def __init__(
+        self, wal_dir: str, venue_url: str, symbols: Sequence[str], fsync: str = "per_batch"
+    ) -> None:
+        self._wal_dir, self._venue_url = wal_dir, venue_url
+        self._symbols, self._fsync = tuple(symbols), FsyncPolicy(fsync)
+        self._engine: ExecutionEngine | None = None
+        self._starting: asyncio.Task[ExecutionEngine] | None = None
+
+    async def _ready(self) -> ExecutionEngine:
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        return await asyncio.shield(self._starting)
+
+    async def _start(self) -> ExecutionEngine:
+        gateway = OrderGateway(self._wal_dir, self._fsync)
+        for symbol in self._symbols:
+            gateway.set_rules(binance_spot_rules(symbol))
+        venue = BinanceVenue(self._venue_url, recv_window_ms=1_000)
+        engine = ExecutionEngine(gateway, venue, EngineConfig(breaker_open_ms=2_000))
+        await engine.start()
+        self._engine = engine
+        return engine
+
+    async def submit(
+        self,
+        intents: Sequence[OrderIntent],
+        reference_prices: Mapping[str, Decimal] | None = None,
+        settle_timeout_s: float = 2.0,
+    ) -> list[SubmitOutcome]:
+        """Log, send, and wait until the venue has answered each new order (market orders:
+        until they have fills or ended), so a step's fills are booked in the same step."""
+        engine = await self._ready()
+        outcomes = await engine.submit(intents, reference_prices)
+        sent = {
+            o.intent.client_order_id: o.intent.order_type is OrderType.MARKET
+            for o in outcomes
+            if isinstance(o, SendOutcome)
+        }
+        deadline = time.monotonic() + settle_timeout_s
+        while sent and time.monotonic() < deadline:
+            for client_order_id, market in list(sent.items()):
+                state = engine.gateway.state(client_order_id)
+                if state is None or state.status in _UNANSWERED:
+                    continue
+                if not market or state.filled_quantity > 0 or state.status.is_terminal:
+                    del sent[client_order_id]
+            if sent:
+                await asyncio.sleep(0.002)
+        return outcomes
+
+    async def updates(self, client_order_ids: Sequence[str]) -> list[OrderUpdate]:
+        """Current state and every fill of each order (the caller dedupes fills by id)."""
+        engine = await self._ready()
+        gateway = engine.gateway
+        return [
+            OrderUpdate(state, tuple(gateway.fills(client_order_id)))
+            for client_order_id in client_order_ids
+            if (state := gateway.state(client_order_id)) is not None
+        ]
+
+    async def positions(self) -> dict[str, Decimal]:
+        return (await self._ready()).gateway.positions()
+
+    async def stats(self) -> dict[str, int]:
+        engine = await self._ready()
+        return dict(vars(engine.stats))
+
+    async def stop(self) -> None:
+        if self._engine is not None:
+            await self._engine.stop()
+
+    def ping(self) -> bool:
+        return True

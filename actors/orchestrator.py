@@ -1,0 +1,193 @@
+"""``Orchestrator``: drives the clock and runs each step of the pipeline across the actors.
+
+Per step (a close of the finest analysis timeframe): symbol actors advance in parallel,
+the paper venue's market clock follows, risk sees the marks, the ``TradingDesk`` plans,
+risk decides, execution sends, fills come back to risk, and the whole step is journaled.
+The desk's state is checkpointed every step, so a restarted orchestrator resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import ray
+from ray.actor import ActorHandle
+
+from trading.config import Settings
+from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
+from trading.execution.desk import DeskState, SymbolStep, TradingDesk
+from trading.execution.gateway import SendOutcome, SubmitOutcome
+from trading.execution.lifecycle import LifecycleSettings
+from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
+from trading.market.instruments import BINANCE_SPOT
+from trading.risk.gate import RiskSummary
+
+ORCHESTRATOR_ACTOR = "orchestrator"
+
+
+@dataclass
+class SessionProgress:
+    steps: int = 0
+    clock: str | None = None
+    base_bars: int = 0
+    signals: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DecisionOutcome, 0))
+    orders: int = 0
+    fills: int = 0
+    equity: str | None = None
+    trading_state: str | None = None
+    journal_records: int = 0
+    done: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Handles:
+    symbols: dict[str, ActorHandle]
+    risk: ActorHandle
+    execution: ActorHandle
+    journal: ActorHandle
+    paper: ActorHandle | None
+
+
+@ray.remote(num_cpus=0.1)
+class Orchestrator:
+    def __init__(self, settings: Settings, handles: Handles, data_dir: str) -> None:
+        self._settings = settings
+        self._handles = handles
+        self._checkpoint = Path(data_dir) / "desk.json"
+        state = (
+            DeskState.model_validate_json(self._checkpoint.read_text())
+            if self._checkpoint.exists()
+            else None
+        )
+        self._desk = TradingDesk(
+            LifecycleSettings(
+                atr_stop_multiple=Decimal(str(settings.risk.atr_stop_multiple)),
+                breakeven_after_r=Decimal(str(settings.risk.breakeven_after_r)),
+                take_profit_r=settings.risk.take_profit_r,
+            ),
+            BINANCE_SPOT,
+            settings.risk.max_symbol_exposure_pct,
+            settings.risk.correlation_window_bars,
+            state,
+        )
+        self._step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
+        self._signals: dict[str, Signal] = {}
+        self._progress = SessionProgress()
+        self._stopping = False
+
+    async def run(
+        self, start: datetime, end: datetime | None = None, speed: float = 0.0
+    ) -> SessionProgress:
+        """Step the clock from ``start`` until ``end``, the data's end, or ``stop``; ``speed``
+        X paces steps at X times real time (0: as fast as the pipeline goes)."""
+        clock = start
+        loop = asyncio.get_running_loop()
+        pace_s = self._step.total_seconds() / speed if speed > 0 else 0.0
+        try:
+            while not self._stopping and (end is None or clock <= end):
+                began = loop.time()
+                steps = await self.step(clock)
+                if pace_s:
+                    await asyncio.sleep(max(0.0, pace_s - (loop.time() - began)))
+                if all(not s.bars for s in steps) and clock > start:
+                    break
+                clock += self._step
+        except Exception as exc:  # surfaced in progress and to the caller
+            self._progress.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._progress.done = True
+        return self._progress
+
+    async def step(self, clock: datetime) -> list[SymbolStep]:
+        h, desk = self._handles, self._desk
+        steps: list[SymbolStep] = await asyncio.gather(
+            *(actor.advance.remote(clock) for actor in h.symbols.values())
+        )
+        if h.paper is not None:
+            await h.paper.advance_to.remote(epoch_us(clock) // 1000)
+        flatten = await h.risk.update_market.remote(clock, desk.marks(steps), desk.closes(steps))
+        summary = await h.risk.summary.remote()
+        requests = desk.plan(steps, summary.equity)
+        decisions = await h.risk.decide.remote(requests) if requests else []
+        orders = desk.approve(requests, decisions)
+        desk.track(flatten)
+        orders += flatten
+        prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
+        outcomes = await h.execution.submit.remote(orders, prices) if orders else []
+        open_ids = desk.open_order_ids()
+        updates = await h.execution.updates.remote(open_ids) if open_ids else []
+        fills, ended = desk.on_updates(updates)
+        if fills:
+            await h.risk.on_fills.remote(fills)
+        if ended:
+            await h.risk.release.remote([s.client_order_id for s in ended])
+        signals = [s.signal for s in steps if s.signal is not None]
+        self._signals.update((s.symbol, s) for s in signals)
+        events: list[Recordable] = [bar for s in steps for bar in s.bars]
+        events += signals
+        events += decisions
+        events += [o.state for o in outcomes]
+        events += fills
+        events += ended
+        equity = summary.equity
+        events.append(EquityPoint(clock, equity, summary.balance, summary.gross_exposure))
+        records = await h.journal.record.remote(events, clock)
+        self._checkpoint.write_text(desk.state.model_dump_json())
+        self._count(steps, signals, decisions, outcomes, fills, summary, records, clock)
+        return steps
+
+    def _count(
+        self,
+        steps: list[SymbolStep],
+        signals: list[Signal],
+        decisions: list[OrderDecision],
+        outcomes: list[SubmitOutcome],
+        fills: list[Fill],
+        summary: RiskSummary,
+        records: int,
+        clock: datetime,
+    ) -> None:
+        p = self._progress
+        p.steps += 1
+        p.clock = clock.isoformat()
+        p.base_bars += sum(len(s.bars) for s in steps)
+        p.signals += len(signals)
+        for decision in decisions:
+            p.decisions[decision.outcome] += 1
+        p.orders += sum(isinstance(o, SendOutcome) for o in outcomes)
+        p.fills += len(fills)
+        p.equity = format(summary.equity.quantize(Decimal("0.01")), "f")
+        p.trading_state = str(summary.state)
+        p.journal_records = records
+
+    def progress(self) -> SessionProgress:
+        return self._progress
+
+    def latest_signals(self) -> dict[str, Signal]:
+        return dict(self._signals)
+
+    async def apply_settings(self, settings: Settings, source: str, digest: str) -> None:
+        """Hot reload: new limits reach risk at once and are journaled."""
+        changes = {
+            key: value
+            for key, value in settings.model_dump(mode="json").items()
+            if value != self._settings.model_dump(mode="json").get(key)
+        }
+        await self._handles.risk.apply_policy.remote(settings)
+        self._settings = settings
+        now = datetime.fromisoformat(self._progress.clock) if self._progress.clock else None
+        change = ConfigChange(now or datetime.now(UTC), source, digest, changes)
+        await self._handles.journal.record.remote([change])
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def ping(self) -> bool:
+        return True
