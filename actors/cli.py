@@ -118,6 +118,15 @@ def _data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    """Parallel backtests on Ray (``actors.backtest``), imported only when asked for."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    from actors.backtest import main as backtest_main
+    from actors.backtest import options_from_args
+
+    return backtest_main(options_from_args(args), args.address)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raytrader",
@@ -167,6 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
     run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
     run.set_defaults(handler=_run)
+
+    backtest = commands.add_parser(
+        "backtest", help="parameter grid x symbols x windows of backtests as Ray tasks"
+    )
+    backtest.add_argument("--data", type=Path, required=True, metavar="DIR", help="bar files")
+    backtest.add_argument("--symbols", type=_symbols, default=None, help="BTC/USDT,ETH/USDT")
+    backtest.add_argument(
+        "--timeframes", type=lambda t: _symbols(t), default=None, help="15m,1h,4h,1d"
+    )
+    backtest.add_argument("--start", required=True, help="UTC day, e.g. 2025-03-01")
+    backtest.add_argument("--end", required=True, help="UTC day (exclusive)")
+    backtest.add_argument("--out", type=Path, required=True, metavar="DIR")
+    backtest.add_argument("--grid", type=Path, default=None, metavar="PARAMS.yaml")
+    backtest.add_argument("--walk-forward", default=None, metavar="TRAIN:TEST", help="days")
+    backtest.add_argument("--funding", type=Path, default=None, metavar="DIR", help="rates")
+    backtest.add_argument("--per-symbol", action="store_true", help="one run per symbol")
+    backtest.add_argument("--config", type=Path, default=None, help="YAML file")
+    backtest.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
+    backtest.set_defaults(handler=_backtest)
     return parser
 
 
