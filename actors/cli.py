@@ -105,6 +105,19 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _audit_replay(args: argparse.Namespace) -> int:
+    from trading.journal.rerun import rerun
+
+    report = rerun(args.path, load_settings(args.config), args.initial_balance)
+    print(f"{args.path}: {report.steps} steps, {report.decisions} decisions re-decided")
+    if report.identical:
+        print("identical: every decision reproduced")
+        return 0
+    ours, journaled = report.mismatches[0]
+    print(f"DIFFERENT at {journaled or ours}: re-run decided {ours}", file=sys.stderr)
+    return 1
+
+
 def _data_check(args: argparse.Namespace) -> int:
     from trading.market.frames import BarFileError
     from trading.market.quality import check_file
@@ -163,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_verify.add_argument("path", type=Path, metavar="PATH")
     audit_verify.set_defaults(handler=_audit_verify)
+    audit_replay = audit_commands.add_parser(
+        "replay", help="re-run the pipeline from a journal and compare every risk decision"
+    )
+    audit_replay.add_argument("path", type=Path, metavar="PATH")
+    audit_replay.add_argument("--config", type=Path, default=None)
+    audit_replay.add_argument("--initial-balance", type=Decimal, default=Decimal("100000"))
+    audit_replay.set_defaults(handler=_audit_replay)
 
     run = commands.add_parser(
         "run", help="run the paper session (embedded Ray, bundled real data by default)"

@@ -117,3 +117,13 @@ def test_killed_actor_restarts_from_checkpoint_and_the_run_ends_the_same(
     assert summary.risk.balance == baseline.risk.balance
     assert summary.risk.state == baseline.risk.state
     assert summary.journal.ok
+
+
+def test_rerunning_the_journal_reproduces_every_decision(baseline: Any) -> None:
+    from trading.journal.rerun import rerun
+
+    report = rerun(baseline.journal_path, load_settings(), Decimal("100000"))
+    assert report.steps == baseline.progress.steps
+    assert report.decisions == sum(baseline.progress.decisions.values())
+    assert report.decisions > 0
+    assert report.identical, report.mismatches[:2]
