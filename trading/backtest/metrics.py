@@ -41,7 +41,7 @@ def equity_metrics(time_ms: IntArray, equity: FloatArray, initial: float) -> dic
     per_year = YEAR_MS / step_ms
     years = max((time_ms[-1] - time_ms[0] + step_ms) / YEAR_MS, 1e-12)
     total = curve[-1] / initial - 1.0
-    annual = (1.0 + total) ** (1.0 / years) - 1.0 if total > -1 else -1.0
+    annual = math.expm1(min(math.log1p(total) / years, 700.0)) if total > -1 else -1.0
     sd = float(np.std(returns, ddof=1))
     downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
     mean = float(np.mean(returns))
