@@ -109,12 +109,19 @@ def _audit_replay(args: argparse.Namespace) -> int:
     from trading.journal.rerun import rerun
 
     report = rerun(args.path, load_settings(args.config), args.initial_balance)
-    print(f"{args.path}: {report.steps} steps, {report.decisions} decisions re-decided")
+    print(
+        f"{args.path}: {report.steps} steps, {report.decisions} decisions re-decided, "
+        f"{report.signals_recomputed} signals recomputed"
+    )
     if report.identical:
         print("identical: every decision reproduced")
         return 0
-    ours, journaled = report.mismatches[0]
-    print(f"DIFFERENT at {journaled or ours}: re-run decided {ours}", file=sys.stderr)
+    if report.signal_mismatches:
+        ours_signal, journaled_signal = report.signal_mismatches[0]
+        print(f"DIFFERENT signal {journaled_signal}: re-run gave {ours_signal}", file=sys.stderr)
+    if report.mismatches:
+        ours, journaled = report.mismatches[0]
+        print(f"DIFFERENT at {journaled or ours}: re-run decided {ours}", file=sys.stderr)
     return 1
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import ray
 from ray.actor import ActorHandle
 
+from actors.router import RouterPool
 from trading.config import Settings
 from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
 from trading.execution.desk import DeskState, SymbolStep, TradingDesk
@@ -52,6 +53,7 @@ class Handles:
     execution: ActorHandle
     journal: ActorHandle
     paper: ActorHandle | None
+    router: RouterPool | None = None
 
 
 @ray.remote(num_cpus=0.1)

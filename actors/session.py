@@ -18,6 +18,7 @@ from actors.journal import JOURNAL_ACTOR, JournalActor
 from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator, SessionProgress
 from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
+from actors.router import ROUTER_ACTOR, RouterActor, RouterPool
 from actors.symbol import SymbolActor, SymbolProgress, actor_name
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
@@ -98,13 +99,18 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     execution = ExecutionActor.options(name=EXECUTION_ACTOR).remote(
         str(data_dir / "wal"), venue_url, settings.symbols
     )
+    router = None
+    if settings.features.llm_opinion:
+        router = RouterPool(
+            [RouterActor.options(name=ROUTER_ACTOR).remote(settings.router, str(data_dir))]
+        )
     symbols = {
         symbol: SymbolActor.options(name=actor_name(symbol)).remote(
-            symbol, settings.base_timeframe, settings.timeframes, path, settings.signals
+            symbol, settings.base_timeframe, settings.timeframes, path, settings.signals, router
         )
         for symbol, path in files.items()
     }
-    handles = Handles(symbols, risk, execution, journal, paper)
+    handles = Handles(symbols, risk, execution, journal, paper, router)
     orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR).remote(
         settings, handles, str(data_dir)
     )

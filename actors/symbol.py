@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import ray
 
+from actors.router import RouterPool, opinion_request
 from trading.config import SignalSettings
 from trading.contracts import IndicatorSnapshot, Signal, Timeframe
 from trading.execution.desk import SymbolStep, SymbolStepper
 from trading.market.frames import read_bars
 from trading.market.replay import column_bars
 from trading.signals.analysis import SymbolAnalysis
+from trading.signals.schedule import CheckSchedule
 
 
 @dataclass
@@ -44,7 +46,12 @@ class SymbolActor:
         timeframes: tuple[Timeframe, ...],
         data_file: str,
         signals: SignalSettings,
+        router: RouterPool | None = None,
+        llm_min_confidence: float = 0.55,
     ) -> None:
+        self._router = router
+        self._llm_min_confidence = llm_min_confidence
+        self._schedule = CheckSchedule()
         columns = read_bars(Path(data_file), base).columns()
         self._analysis = SymbolAnalysis(symbol, base, timeframes, signals=signals)
         step = min(timeframes, key=lambda tf: tf.seconds)
@@ -56,14 +63,36 @@ class SymbolActor:
         """Close time of the first bar: where the orchestrator's clock starts."""
         return self._stepper.next_close
 
-    def advance(self, until: datetime) -> SymbolStep:
+    async def advance(self, until: datetime) -> SymbolStep:
         step = self._stepper.advance(until)
+        if self._router is not None and step.signal is not None:
+            step = await self._second_opinion(step, step.signal, self._router)
         if step.signal is not None:
             self._signal = step.signal
         if step.last_close is not None:
             self._progress.last_close = str(step.last_close)
         self._progress.done = self._stepper.exhausted
         return step
+
+    async def _second_opinion(
+        self, step: SymbolStep, signal: Signal, router: RouterPool
+    ) -> SymbolStep:
+        """Ask the LLM when the schedule says so (at once on high volatility); a candidate
+        signal is then re-composed with the opinion blended in."""
+        candidate = signal.confidence >= self._llm_min_confidence
+        if not candidate or not self._schedule.due(step.time, urgent=signal.high_volatility):
+            return step
+        request = opinion_request(
+            signal.symbol,
+            self._stepper.step,
+            signal.regime,
+            self._analysis.snapshots(),
+            step.time,
+        )
+        opinion = await router.opinion(request)
+        self._schedule.checked(step.time, eventful=opinion.direction is signal.direction)
+        blended = self._analysis.signal(opinion=opinion, created_at=step.time)
+        return replace(step, signal=blended)
 
     def progress(self) -> SymbolProgress:
         counts = self._analysis.counts

@@ -126,4 +126,5 @@ def test_rerunning_the_journal_reproduces_every_decision(baseline: Any) -> None:
     assert report.steps == baseline.progress.steps
     assert report.decisions == sum(baseline.progress.decisions.values())
     assert report.decisions > 0
-    assert report.identical, report.mismatches[:2]
+    assert report.signals_recomputed > 0
+    assert report.identical, (report.mismatches[:2], report.signal_mismatches[:2])

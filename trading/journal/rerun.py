@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from trading.config import Settings
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus
+from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus, Signal
 from trading.execution.desk import OrderUpdate, SymbolStepper, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
 from trading.journal.chain import read
@@ -36,6 +36,7 @@ class Step:
 
     clock: datetime
     bars: dict[str, list[MarketBar]] = field(default_factory=lambda: defaultdict(list))
+    signals: dict[str, Signal] = field(default_factory=dict)
     decisions: list[OrderDecision] = field(default_factory=list)
     states: list[OrderState] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
@@ -46,14 +47,17 @@ class RerunReport:
     steps: int
     decisions: int
     mismatches: tuple[tuple[OrderDecision | None, OrderDecision | None], ...]
+    signals_recomputed: int
+    signal_mismatches: tuple[tuple[Signal | None, Signal], ...]
 
     @property
     def identical(self) -> bool:
-        return not self.mismatches
+        return not self.mismatches and not self.signal_mismatches
 
 
 _KINDS: dict[str, type[BaseModel]] = {
     "bar": MarketBar,
+    "signal": Signal,
     "decision": OrderDecision,
     "order": OrderState,
     "fill": Fill,
@@ -75,6 +79,8 @@ def journal_steps(path: Path) -> Iterator[Step]:
         event = cls.model_validate_json(json.dumps(record["payload"]))
         if isinstance(event, MarketBar):
             current.bars[event.symbol].append(event)
+        elif isinstance(event, Signal):
+            current.signals[event.symbol] = event
         elif isinstance(event, OrderDecision):
             current.decisions.append(event)
         elif isinstance(event, OrderState):
@@ -115,9 +121,21 @@ def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunRepo
         settings.risk.correlation_window_bars,
     )
     mismatches: list[tuple[OrderDecision | None, OrderDecision | None]] = []
-    decided = 0
+    signal_mismatches: list[tuple[Signal | None, Signal]] = []
+    decided = recomputed = 0
     for step in steps:
-        symbol_steps = [s.advance(step.clock) for s in steppers.values()]
+        symbol_steps = []
+        for stepper in steppers.values():
+            symbol_step = stepper.advance(step.clock)
+            journaled = step.signals.get(symbol_step.symbol)
+            if journaled is not None and "+" in journaled.analyst:
+                # an LLM opinion was blended in: an outside input, like the venue's fills
+                symbol_step = replace(symbol_step, signal=journaled)
+            elif journaled is not None or symbol_step.signal is not None:
+                recomputed += 1
+                if symbol_step.signal != journaled and journaled is not None:
+                    signal_mismatches.append((symbol_step.signal, journaled))
+            symbol_steps.append(symbol_step)
         flatten = risk.update_market(
             step.clock, desk.marks(symbol_steps), desk.closes(symbol_steps)
         )
@@ -140,7 +158,7 @@ def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunRepo
         fills, ended = desk.on_updates(updates)
         risk.on_fills(fills)
         risk.release(s.client_order_id for s in ended)
-    return RerunReport(len(steps), decided, tuple(mismatches))
+    return RerunReport(len(steps), decided, tuple(mismatches), recomputed, tuple(signal_mismatches))
 
 
 def _open(fill: Fill) -> OrderState:
