@@ -42,6 +42,7 @@ class SessionProgress:
     equity: str | None = None
     trading_state: str | None = None
     journal_records: int = 0
+    step_ms: list[float] = field(default_factory=list)  # the last 1,000 steps' latency
     done: bool = False
     error: str | None = None
 
@@ -95,6 +96,9 @@ class Orchestrator:
             while not self._stopping and (end is None or clock <= end):
                 began = loop.time()
                 steps = await self.step(clock)
+                latency = self._progress.step_ms
+                latency.append((loop.time() - began) * 1000)
+                del latency[:-1000]
                 if pace_s:
                     await asyncio.sleep(max(0.0, pace_s - (loop.time() - began)))
                 if all(not s.bars for s in steps) and clock > start:

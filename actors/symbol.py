@@ -34,7 +34,7 @@ def actor_name(symbol: str) -> str:
     return f"symbol:{symbol}"
 
 
-@ray.remote(num_cpus=0.05)
+@ray.remote(num_cpus=0.02)
 class SymbolActor:
     """Replays its data file bar by bar as the orchestrator's clock advances; one call per step
     returns every base bar it consumed, the step bar, the signal and the mark."""
