@@ -2,10 +2,8 @@
 closed step bar, computed either by streaming it bar by bar (the live object) or vectorized
 from ``trading.signals.history`` and checked equal to it (``tests/backtest/test_signals.py``).
 
-Two details make the vectorized form equal the live one: the signal's confidence is the
-calibration map fitted on the step timeframe's closes (not the base bars), and the calibrator
-is fed the score combined when the step bar closed, before the higher timeframes closing on the
-same base bar were scored (``SymbolAnalysis`` scores timeframes finest first).
+The signal's confidence is the calibration map fitted on the step timeframe's closes (not the
+base bars) from the combined score at each step close, as ``SymbolAnalysis`` fits it.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from trading.patterns.series import FloatArray, IntArray
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.calibration import _fit_at, naive_probability
 from trading.signals.confluence import KEYS
-from trading.signals.history import History, calibration_params, closed_index, score_history
+from trading.signals.history import calibration_params, closed_index, score_history
 from trading.signals.scoring import REGIME_CODE
 
 REGIMES = {code: regime for regime, code in REGIME_CODE.items()}
@@ -103,41 +101,13 @@ def _direction(score: FloatArray, threshold: float) -> IntArray:
     return out
 
 
-def _calibration_input(history: History, base: BarColumns, settings: SignalSettings) -> FloatArray:
-    """The combined score the live calibrator sees: higher timeframes closing on the same base
-    bar as the step bar are not yet rescored."""
-    finest = min(history.series, key=lambda tf: tf.seconds)
-    raw: dict[Timeframe, FloatArray] = {}
-    aligned: dict[Timeframe, FloatArray] = {}
-    for tf, s in history.series.items():
-        at_ms = base.open_time_ms if tf is finest else base.open_time_ms - 1
-        at = closed_index(s.bars.open_time_ms, tf, at_ms, history.base)
-        present, pick = at >= 0, np.maximum(at, 0)
-        score = np.where(present, s.score[pick], np.nan)
-        pct = np.where(present, s.atr_percentile[pick], np.nan)
-        pct = np.where(np.isfinite(pct), pct, 0.5)
-        weight = settings.timeframe_weights.get(tf, 0.0)
-        adapted = np.maximum(weight * (1.0 - settings.volatility_adapt * (pct - 0.5)), 0.0)
-        raw[tf] = np.where(np.isfinite(score), adapted, 0.0)
-        aligned[tf] = score
-    total = sum(raw.values(), np.zeros(len(base)))
-    final = np.zeros(len(base))
-    for tf in history.series:
-        share = np.where(total > 0, raw[tf] / np.where(total > 0, total, 1.0), 0.0)
-        final = final + share * np.nan_to_num(aligned[tf], nan=0.0)
-    clipped: FloatArray = np.clip(final, -1.0, 1.0)
-    return clipped
-
-
-def _confidence(
-    fed: FloatArray, score: FloatArray, close: FloatArray, settings: SignalSettings
-) -> FloatArray:
-    """The live ``Calibrator``: refit every ``refit_bars`` step bars on ``fed``, applied to the
-    signal's ``score``; naive ``0.5 + 0.5 |score|`` before the first fit."""
+def _confidence(score: FloatArray, close: FloatArray, settings: SignalSettings) -> FloatArray:
+    """The live ``Calibrator``: refit every ``refit_bars`` step bars on the step scores and
+    closes; naive ``0.5 + 0.5 |score|`` before the first fit."""
     params = calibration_params(settings)
     out = naive_probability(score)
     for tau in range(0, len(score), params.refit_bars):
-        fit = _fit_at(tau, fed, close, params)
+        fit = _fit_at(tau, score, close, params)
         if fit is not None:
             rows = slice(tau, min(tau + params.refit_bars, len(score)))
             out[rows] = fit(score[rows])
@@ -164,8 +134,7 @@ def history_steps(
     base_end = np.searchsorted(base_bars.open_time_ms, time_ms, side="left")
     at = base_end - 1
     score = history.score[at]
-    fed = _calibration_input(history, base_bars, settings)[at]
-    confidence = _confidence(fed, score, base_bars.close[at], settings)
+    confidence = _confidence(score, base_bars.close[at], settings)
     regime_tf = settings.regime_timeframe
     regime_series = history.series.get(regime_tf, series)
     r_at = closed_index(

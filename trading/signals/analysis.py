@@ -60,12 +60,12 @@ class SymbolAnalysis:
         self._last_bars: dict[Timeframe, MarketBar] = {}
         self._finest = min(self.timeframes, key=lambda tf: tf.seconds)
         self._calibrator = Calibrator(calibration_params(self.settings))
-        self._probability: tuple[float, bool] | None = None
         self.counts = AnalysisCounts(closed_bars=dict.fromkeys(self.timeframes, 0))
 
     def on_bar(self, bar: MarketBar) -> list[IndicatorSnapshot]:
         """Take one base update; return a fresh snapshot for each timeframe whose bar closed."""
         fresh: list[IndicatorSnapshot] = []
+        finest_close: float | None = None
         for resampled in self._resampler.update(bar):
             if not resampled.bar.closed:
                 continue
@@ -74,10 +74,17 @@ class SymbolAnalysis:
             indicators = self._indicators[timeframe]
             values = indicators.update_bar(resampled.bar)
             self._score(timeframe, resampled.bar, values)
+            if timeframe is self._finest:
+                finest_close = float(resampled.bar.close)
             snapshot = indicators.snapshot()
             self._snapshots[timeframe] = snapshot
             self.counts.closed_bars[timeframe] += 1
             fresh.append(snapshot)
+        if finest_close is not None:
+            # every timeframe closing on this bar is rescored first: the calibrator learns
+            # from the same combined score the signal reports
+            final, _, _ = combine(self._scores, self.settings)
+            self._calibrator.update(final, finest_close)
         if bar.closed:
             self.counts.base_bars += 1
             self.counts.last_bar_time = bar.open_time
@@ -93,9 +100,6 @@ class SymbolAnalysis:
             float(bar.volume),
             values,
         )
-        if timeframe is self._finest:
-            final, _, _ = combine(self._scores, self.settings)
-            self._probability = self._calibrator.update(final, float(bar.close))
 
     def timeframe_score(self, timeframe: Timeframe) -> TimeframeScore | None:
         """The latest per-timeframe reading (patterns, indicators, regime), None before a bar."""

@@ -108,7 +108,7 @@ def pattern_score(impulse: FloatArray, memory_bars: int, decay: float) -> FloatA
     oldest first."""
     n = len(impulse)
     acc = np.zeros(n)
-    for d in range(memory_bars - 1, -1, -1):
+    for d in range(min(memory_bars, n) - 1, -1, -1):
         shifted = np.zeros(n)
         shifted[d:] = impulse[: n - d]
         acc += decay**d * shifted
