@@ -1,0 +1,138 @@
+"""Prometheus exposition of a session: one collector over what the actors report per scrape.
+
+The API gathers an ``Observation`` from the actors (concurrently, with a timeout) and
+renders a fresh registry holding a ``SessionCollector`` over it; a source that did not answer
+drops its metrics and shows ``raytrader_source_up{source=...} 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from actors.orchestrator import SessionProgress
+from trading.risk.drawdown import TradingState
+from trading.risk.gate import RiskSummary
+
+__all__ = ["CONTENT_TYPE_LATEST", "Observation", "SessionCollector", "exposition"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One scrape's reading of the actors; ``None`` where a source failed."""
+
+    progress: SessionProgress | None = None
+    risk: RiskSummary | None = None
+    execution: dict[str, int] | None = None
+    journal_records: int | None = None
+    venue: dict[str, Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _gauge(name: str, doc: str, value: float | Decimal) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=float(value))
+
+
+class SessionCollector(Collector):
+    """Counters and gauges of one session, read from an ``Observation``."""
+
+    def __init__(self, observation: Observation) -> None:
+        self._observation = observation
+
+    def collect(self) -> Iterator[Metric]:
+        o = self._observation
+        up = GaugeMetricFamily(
+            "raytrader_source_up", "1 when the actor answered this scrape", labels=["source"]
+        )
+        sources = {
+            "orchestrator": o.progress,
+            "risk": o.risk,
+            "execution": o.execution,
+            "journal": o.journal_records,
+            "paper-venue": o.venue,
+        }
+        for source, value in sources.items():
+            if value is not None or source in o.errors:
+                up.add_metric([source], 0.0 if value is None else 1.0)
+        yield up
+        if o.progress is not None:
+            yield from _progress_metrics(o.progress)
+        if o.risk is not None:
+            yield from _risk_metrics(o.risk)
+        if o.execution is not None:
+            events = CounterMetricFamily(
+                "raytrader_execution_events", "execution engine counters", labels=["event"]
+            )
+            for event, count in sorted(o.execution.items()):
+                events.add_metric([event], float(count))
+            yield events
+        if o.journal_records is not None:
+            yield _gauge(
+                "raytrader_journal_records", "records in the audit journal", o.journal_records
+            )
+        if o.venue is not None:
+            yield _counter(
+                "raytrader_venue_orders_accepted",
+                "orders the paper venue accepted",
+                o.venue["accepted"],
+            )
+            yield _counter(
+                "raytrader_venue_duplicate_attempts",
+                "client ids the paper venue saw twice",
+                o.venue["duplicate_attempts"],
+            )
+
+
+def _progress_metrics(p: SessionProgress) -> Iterator[Metric]:
+    yield _counter("raytrader_steps", "pipeline steps run", p.steps)
+    yield _counter("raytrader_base_bars", "base bars consumed", p.base_bars)
+    yield _counter("raytrader_signals", "signals produced", p.signals)
+    decisions = CounterMetricFamily(
+        "raytrader_risk_decisions", "risk decisions by outcome", labels=["outcome"]
+    )
+    for outcome, count in sorted(p.decisions.items()):
+        decisions.add_metric([str(outcome)], float(count))
+    yield decisions
+    yield _counter("raytrader_orders", "orders the pipeline sent", p.orders)
+    yield _counter("raytrader_fills", "fills the pipeline booked", p.fills)
+    yield _gauge("raytrader_session_done", "1 once the replay has ended", float(p.done))
+
+
+def _risk_metrics(r: RiskSummary) -> Iterator[Metric]:
+    yield _gauge("raytrader_equity", "marked equity", r.equity)
+    yield _gauge("raytrader_balance", "cash balance", r.balance)
+    yield _gauge("raytrader_gross_exposure", "gross notional exposure", r.gross_exposure)
+    exposure = GaugeMetricFamily(
+        "raytrader_symbol_exposure", "notional exposure per symbol", labels=["symbol"]
+    )
+    for symbol, value in sorted(r.exposure_by_symbol.items()):
+        exposure.add_metric([symbol], float(value))
+    yield exposure
+    state = GaugeMetricFamily(
+        "raytrader_trading_state", "1 for the current trading state", labels=["state"]
+    )
+    for candidate in TradingState:
+        state.add_metric([candidate.value], float(candidate is r.state))
+    yield state
+    for name, peak in (("day", r.day_peak), ("month", r.month_peak)):
+        if peak is not None:
+            yield _gauge(f"raytrader_equity_{name}_peak", f"equity peak of the {name}", peak)
+    yield _gauge("raytrader_open_positions", "symbols with a position", r.open_positions)
+    yield _gauge("raytrader_orders_in_flight", "approved orders not yet filled", r.orders_in_flight)
+
+
+def exposition(observation: Observation) -> bytes:
+    """Prometheus text format of one observation."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SessionCollector(observation))
+    return generate_latest(registry)
