@@ -22,9 +22,7 @@ from trading.config import Settings
 from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
 from trading.execution.desk import DeskState, SymbolStep, TradingDesk
 from trading.execution.gateway import SendOutcome, SubmitOutcome
-from trading.execution.lifecycle import LifecycleSettings
 from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
-from trading.market.instruments import BINANCE_SPOT
 from trading.risk.gate import RiskSummary
 
 ORCHESTRATOR_ACTOR = "orchestrator"
@@ -68,17 +66,7 @@ class Orchestrator:
             if self._checkpoint.exists()
             else None
         )
-        self._desk = TradingDesk(
-            LifecycleSettings(
-                atr_stop_multiple=Decimal(str(settings.risk.atr_stop_multiple)),
-                breakeven_after_r=Decimal(str(settings.risk.breakeven_after_r)),
-                take_profit_r=settings.risk.take_profit_r,
-            ),
-            BINANCE_SPOT,
-            settings.risk.max_symbol_exposure_pct,
-            settings.risk.correlation_window_bars,
-            state,
-        )
+        self._desk = TradingDesk.from_settings(settings, state=state)
         self._step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
         self._signals: dict[str, Signal] = {}
         self._progress = SessionProgress()

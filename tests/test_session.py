@@ -15,7 +15,7 @@ import ray
 import talib
 
 from actors.session import SessionOptions, format_summary, run_session
-from trading.config import load_settings
+from trading.config import Settings, load_settings
 from trading.journal.chain import verify
 from trading.journal.recorder import replay
 
@@ -24,11 +24,15 @@ pytestmark = pytest.mark.ray
 BARS = 600  # 5m bars per symbol: 2025-10-01 00:00 .. 2025-10-03 01:55
 
 
-def _options(data_dir: Path, **overrides: Any) -> SessionOptions:
+def _settings(llm: bool = False) -> Settings:
+    """The bundled config; the LLM second opinion off unless asked (backtests run ex-LLM)."""
     settings = load_settings()
-    return SessionOptions(
-        settings=settings, data_dir=data_dir, max_bars=BARS, poll_s=0.2, **overrides
-    )
+    features = settings.features.model_copy(update={"llm_opinion": llm})
+    return settings.model_copy(update={"features": features})
+
+
+def _options(data_dir: Path, llm: bool = False) -> SessionOptions:
+    return SessionOptions(settings=_settings(llm), data_dir=data_dir, max_bars=BARS, poll_s=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +126,57 @@ def test_killed_actor_restarts_from_checkpoint_and_the_run_ends_the_same(
 def test_rerunning_the_journal_reproduces_every_decision(baseline: Any) -> None:
     from trading.journal.rerun import rerun
 
-    report = rerun(baseline.journal_path, load_settings(), Decimal("100000"))
+    report = rerun(baseline.journal_path, _settings(), Decimal("100000"))
     assert report.steps == baseline.progress.steps
     assert report.decisions == sum(baseline.progress.decisions.values())
     assert report.decisions > 0
     assert report.signals_recomputed > 0
     assert report.identical, (report.mismatches[:2], report.signal_mismatches[:2])
+
+
+def test_backtest_sends_exactly_the_orders_the_live_actors_sent(baseline: Any) -> None:
+    """The backtester on the same bars and config must produce the live run's orders: same
+    client ids, sides and quantities, in the same order (issue 10's parity check)."""
+    from datetime import timedelta
+
+    from trading.backtest.data import Window, load_market
+    from trading.backtest.engine import BacktestConfig, run_backtest
+    from trading.contracts import OrderState, Timeframe
+    from trading.market.replay import BUNDLED_DATA
+
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    settings = _settings()
+    data = load_market(
+        BUNDLED_DATA,
+        settings.symbols,
+        Timeframe.M5,
+        Window(start, start + timedelta(minutes=5 * BARS)),
+    )
+    result = run_backtest(data, BacktestConfig(settings=settings, funding=False))
+    live: dict[str, tuple[str, Decimal]] = {}
+    for state in replay(baseline.journal_path, frozenset({"order"})):
+        assert isinstance(state, OrderState)
+        live.setdefault(state.client_order_id, (state.side, state.quantity))
+    backtest = {o.client_order_id: (o.side, o.quantity) for o in result.orders}
+    assert len(live) == baseline.progress.orders > 0
+    assert list(backtest.items()) == list(live.items())
+
+
+def test_llm_second_opinions_blend_into_signals_and_replay_still_matches(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    """With no API keys the router answers with the offline analyst, labelled; the blended
+    signals say so, and a journal replay still reproduces every decision."""
+    from trading.contracts import Signal
+    from trading.journal.rerun import rerun
+
+    options = SessionOptions(
+        settings=_settings(llm=True), data_dir=tmp_path, max_bars=300, poll_s=0.2
+    )
+    summary = run_session(options)
+    signals = [s for s in replay(summary.journal_path, frozenset({"signal"}))]
+    assert all(isinstance(s, Signal) for s in signals)
+    analysts = {s.analyst for s in signals if isinstance(s, Signal)}
+    assert "confluence+offline" in analysts
+    report = rerun(summary.journal_path, options.settings, Decimal("100000"))
+    assert report.identical, (report.mismatches[:1], report.signal_mismatches[:1])

@@ -35,23 +35,13 @@ SignalSource = Literal["history", "stream"]
 VenueKind = Literal["sim", "paper"]
 
 
-def lifecycle_settings(settings: Settings) -> LifecycleSettings:
-    """The position lifecycle's settings from the risk section (stops, breakeven, targets)."""
-    risk = settings.risk
-    return LifecycleSettings(
-        atr_stop_multiple=Decimal(str(risk.atr_stop_multiple)),
-        breakeven_after_r=Decimal(str(risk.breakeven_after_r)),
-        take_profit_r=tuple(risk.take_profit_r),
-    )
-
-
 @dataclass(frozen=True)
 class BacktestConfig:
     """One run: configuration, lifecycle, fill model, starting balance, and how to compute."""
 
     settings: Settings = field(default_factory=load_settings)
     lifecycle: LifecycleSettings | None = None
-    fills: FillSettings = field(default_factory=FillSettings)
+    fills: FillSettings | None = None  # None: the paper venue's rules at the config's fees
     initial_balance: Decimal = Decimal(100_000)
     signals: SignalSource = "history"
     venue: VenueKind = "sim"
@@ -59,7 +49,10 @@ class BacktestConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def lifecycle_or_default(self) -> LifecycleSettings:
-        return self.lifecycle or lifecycle_settings(self.settings)
+        return self.lifecycle or LifecycleSettings.from_settings(self.settings)
+
+    def fills_or_default(self) -> FillSettings:
+        return self.fills or FillSettings.from_settings(self.settings)
 
 
 class UnknownParameterError(KeyError):
@@ -69,7 +62,8 @@ class UnknownParameterError(KeyError):
 def with_params(config: BacktestConfig, params: Mapping[str, Any]) -> BacktestConfig:
     """``config`` with dotted overrides: ``signals.direction_threshold``, ``risk.X``,
     ``lifecycle.min_confidence``, ``fills.slippage_bps``, ``run.initial_balance``."""
-    settings, lifecycle, fills = config.settings, config.lifecycle_or_default(), config.fills
+    settings, lifecycle = config.settings, config.lifecycle_or_default()
+    fills = config.fills_or_default()
     run: dict[str, Any] = {}
     signal_updates: dict[str, Any] = {}
     risk_updates: dict[str, Any] = {}
@@ -96,7 +90,7 @@ def with_params(config: BacktestConfig, params: Mapping[str, Any]) -> BacktestCo
             }
         )
         if risk_updates and config.lifecycle is None:
-            lifecycle = lifecycle_settings(settings)
+            lifecycle = LifecycleSettings.from_settings(settings)
     decimal_fields = {"atr_stop_multiple", "trail_atr_multiple", "breakeven_after_r"}
     life: dict[str, Any] = {
         k: Decimal(str(v)) if k in decimal_fields else v for k, v in life_updates.items()
@@ -163,27 +157,22 @@ def run_backtest(
     """Replay ``data`` through analysis, desk, risk and a venue; see the module docstring."""
     steps = dict(steps) if steps is not None else symbol_steps(data, config)
     settings = config.settings
-    limits = settings.risk
     instruments = {s: BINANCE_SPOT[s.partition(":")[0]] for s in data.bars}
-    desk = TradingDesk(
-        config.lifecycle_or_default(),
-        instruments,
-        limits.max_symbol_exposure_pct,
-        limits.correlation_window_bars,
-    )
+    desk = TradingDesk.from_settings(settings, instruments, config.lifecycle_or_default())
     risk = RiskGate(
         RiskPolicy.from_settings(settings, instruments), Portfolio(balance=config.initial_balance)
     )
     venue: Venue
+    fill_settings = config.fills_or_default()
     if config.venue == "paper":
         venue = PaperVenue(
             data.bars,
-            volume_share=config.fills.volume_share or Decimal(1),
-            maker_fee_rate=config.fills.maker_fee_rate,
-            taker_fee_rate=config.fills.taker_fee_rate,
+            volume_share=fill_settings.volume_share or Decimal(1),
+            maker_fee_rate=fill_settings.maker_fee_rate,
+            taker_fee_rate=fill_settings.taker_fee_rate,
         )
     else:
-        venue = SimVenue(data.bars, instruments, config.fills)
+        venue = SimVenue(data.bars, instruments, fill_settings)
     empty = np.zeros(0, dtype=np.int64)
     times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
     cursor = dict.fromkeys(steps, 0)

@@ -11,6 +11,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from trading.config import Settings
 from trading.contracts import (
     Fill,
     Liquidity,
@@ -46,6 +47,14 @@ class FillSettings:
     taker_fee_rate: Decimal = Decimal("0.001")
     slippage_bps: Decimal = Decimal(0)  # taker fills move against the order by this much
     round_fees: bool = True  # quantize fees to 1e-8 as the paper exchange does
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FillSettings:
+        """The paper venue's rules with the config's maker/taker fees (as the live session)."""
+        return cls(
+            maker_fee_rate=Decimal(str(settings.venue.maker_fee_bps)) / 10_000,
+            taker_fee_rate=Decimal(str(settings.venue.taker_fee_bps)) / 10_000,
+        )
 
 
 class Venue(Protocol):

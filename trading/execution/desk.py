@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trading.config import Settings
 from trading.contracts import (
     DecisionOutcome,
     Fill,
@@ -26,7 +27,7 @@ from trading.contracts import (
     Timeframe,
 )
 from trading.execution.lifecycle import Lifecycle, LifecycleSettings, PositionLifecycle
-from trading.market.instruments import InstrumentSpec
+from trading.market.instruments import BINANCE_SPOT, InstrumentSpec
 from trading.risk.engine import Mark
 from trading.risk.gate import RiskRequest
 from trading.signals.analysis import SymbolAnalysis
@@ -136,6 +137,23 @@ class TradingDesk:
         self._symbol_cap = Decimal(str(max_symbol_exposure_pct)) / 100
         self._window = correlation_window_bars + 1
         self._booked = set(self.state.booked_fills)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        instruments: Mapping[str, InstrumentSpec] = BINANCE_SPOT,
+        lifecycle: LifecycleSettings | None = None,
+        state: DeskState | None = None,
+    ) -> TradingDesk:
+        """The desk every driver builds: the lifecycle and caps from one config."""
+        return cls(
+            lifecycle or LifecycleSettings.from_settings(settings),
+            instruments,
+            settings.risk.max_symbol_exposure_pct,
+            settings.risk.correlation_window_bars,
+            state,
+        )
 
     # ------------------------------------------------------------------ market
 

@@ -15,6 +15,7 @@ from enum import IntEnum, StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trading.config import Settings
 from trading.contracts import (
     DecisionOutcome,
     Direction,
@@ -56,6 +57,16 @@ class LifecycleSettings:
     breakeven_after_r: Decimal = Decimal("1")
     take_profit_r: tuple[float, ...] = (3.0,)
     exit_on_opposite: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LifecycleSettings:
+        """Stops, breakeven and targets from the config's risk section."""
+        risk = settings.risk
+        return cls(
+            atr_stop_multiple=Decimal(str(risk.atr_stop_multiple)),
+            breakeven_after_r=Decimal(str(risk.breakeven_after_r)),
+            take_profit_r=tuple(risk.take_profit_r),
+        )
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,7 @@ from pydantic import BaseModel
 from trading.config import Settings
 from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus, Signal
 from trading.execution.desk import OrderUpdate, SymbolStepper, TradingDesk
-from trading.execution.lifecycle import LifecycleSettings
 from trading.journal.chain import read
-from trading.market.instruments import BINANCE_SPOT
 from trading.risk.engine import RiskPolicy
 from trading.risk.gate import RiskGate
 from trading.risk.portfolio import Portfolio
@@ -110,16 +108,7 @@ def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunRepo
         for symbol, bars in queues.items()
     }
     risk = RiskGate(RiskPolicy.from_settings(settings), Portfolio(balance=initial_balance))
-    desk = TradingDesk(
-        LifecycleSettings(
-            atr_stop_multiple=Decimal(str(settings.risk.atr_stop_multiple)),
-            breakeven_after_r=Decimal(str(settings.risk.breakeven_after_r)),
-            take_profit_r=settings.risk.take_profit_r,
-        ),
-        BINANCE_SPOT,
-        settings.risk.max_symbol_exposure_pct,
-        settings.risk.correlation_window_bars,
-    )
+    desk = TradingDesk.from_settings(settings)
     mismatches: list[tuple[OrderDecision | None, OrderDecision | None]] = []
     signal_mismatches: list[tuple[Signal | None, Signal]] = []
     decided = recomputed = 0
