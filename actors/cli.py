@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from trading.config import SIGNATURE_KEY_ENV, ConfigError, load_settings, sign_config
+from trading.config import (
+    DEFAULT_CONFIG,
+    SIGNATURE_KEY_ENV,
+    ConfigError,
+    load_settings,
+    sign_config,
+)
 from trading.contracts import Timeframe
 
 Handler = Callable[[argparse.Namespace], int]
@@ -48,8 +54,9 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
     import ray
+    from ray.actor import ActorHandle
 
-    from actors.orchestrator import SessionProgress
+    from actors.orchestrator import Handles, SessionProgress
     from actors.session import SessionOptions, format_summary, run_session
 
     settings = load_settings(args.config)
@@ -80,8 +87,17 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"\r{line}", end="", flush=True) if live else print(line, flush=True)
 
+    def start_http_api(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
+        if args.port == 0:
+            return None
+        from serve.app import start_api, stop_api
+
+        url = start_api(handles, orchestrator, args.port, config_path=args.config or DEFAULT_CONFIG)
+        print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics, /docs)", flush=True)
+        return stop_api
+
     try:
-        summary = run_session(options, on_progress=show)
+        summary = run_session(options, on_progress=show, on_started=start_http_api)
     finally:
         ray.shutdown()
     print()
@@ -202,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--market-data", type=Path, default=None, metavar="DIR")
     run.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
     run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
+    run.add_argument(
+        "--port", type=int, default=8000, help="HTTP API on 127.0.0.1:PORT; 0 turns it off"
+    )
     run.set_defaults(handler=_run)
 
     backtest = commands.add_parser(

@@ -68,6 +68,8 @@ class SessionSummary:
 
 
 ProgressCallback = Callable[[SessionProgress, float], None]
+StartedCallback = Callable[[Handles, ray.actor.ActorHandle], Callable[[], None] | None]
+"""Called once the actors are up (e.g. to start the HTTP API); returns its own stop hook."""
 
 
 def archive_previous(data_dir: Path) -> Path | None:
@@ -118,12 +120,15 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
 
 
 def run_session(
-    options: SessionOptions, on_progress: ProgressCallback | None = None
+    options: SessionOptions,
+    on_progress: ProgressCallback | None = None,
+    on_started: StartedCallback | None = None,
 ) -> SessionSummary:
     """Replay the data through every actor until it ends, ``duration_s`` or Ctrl-C."""
     options.data_dir.mkdir(parents=True, exist_ok=True)
     archive_previous(options.data_dir)
     handles, orchestrator = start_actors(options)
+    stop_started = on_started(handles, orchestrator) if on_started is not None else None
     settings = options.settings
     firsts = ray.get([a.first_close.remote() for a in handles.symbols.values()])
     start = min(f for f in firsts if f is not None)
@@ -151,6 +156,8 @@ def run_session(
     except KeyboardInterrupt:
         ray.get(orchestrator.stop.remote())
     progress: SessionProgress = ray.get(run)
+    if stop_started is not None:
+        stop_started()
     summary = SessionSummary(
         elapsed_s=time.monotonic() - started,
         progress=progress,

@@ -9,6 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The console script is the composition root: ``raytrader run`` starts the actors and the HTTP
+# API, so actors/cli.py is the one module of actors/ that may import serve.
+COMPOSITION_ROOTS = {"actors/cli.py"}
+
 FORBIDDEN = {
     "trading": {"ray", "actors", "serve"},
     "actors": {"serve"},
@@ -31,6 +35,7 @@ def test_package_imports_nothing_upstream(package: str) -> None:
     offenders = {
         str(path.relative_to(REPO)): sorted(_imported_roots(path) & FORBIDDEN[package])
         for path in sorted((REPO / package).rglob("*.py"))
+        if str(path.relative_to(REPO)) not in COMPOSITION_ROOTS
     }
     assert {file: bad for file, bad in offenders.items() if bad} == {}
 
