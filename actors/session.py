@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -188,15 +189,20 @@ def _close_journal(handles: Handles) -> VerifyReport:
 
 
 def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle) -> None:
-    ray.get(handles.execution.stop.remote())
-    if handles.paper is not None:
-        ray.get(handles.paper.stop.remote())
+    """Close the venue connections, then kill every actor of the session (named ones free
+    their names for the next session)."""
+    for closing in (handles.execution, handles.paper):
+        if closing is not None:
+            with contextlib.suppress(ray.exceptions.RayActorError):
+                ray.get(closing.stop.remote())
+    routers = handles.router.routers if handles.router is not None else ()
     for actor in (
         orchestrator,
         handles.risk,
         handles.execution,
         handles.journal,
         handles.paper,
+        *routers,
         *handles.symbols.values(),
     ):
         if actor is not None:
