@@ -161,6 +161,10 @@ class Orchestrator:
         p.trading_state = str(summary.state)
         p.journal_records = records
 
+    def follow(self, client_order_id: str, booked: list[Fill]) -> None:
+        """Take over an order placed through the API (its later fills, its end)."""
+        self._desk.follow(client_order_id, booked)
+
     def progress(self) -> SessionProgress:
         return self._progress
 

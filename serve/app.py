@@ -100,7 +100,7 @@ class RaytraderApi:
         self._handles = handles
         self._orchestrator = orchestrator
         self._config_path = Path(config_path)
-        self._orders = ManualOrders(handles)
+        self._orders = ManualOrders(handles, orchestrator)
 
     def _probes(self) -> dict[str, Awaitable[Any]]:
         """One cheap call per actor; the journal has no ping, its head is as cheap."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from decimal import Decimal
+from typing import Any
+
+from ray.actor import ActorHandle
 
 from actors.orchestrator import Handles
 from serve.schemas import ManualOrder, OrderResult
@@ -26,8 +29,9 @@ class ClientIdConflictError(ValueError):
 
 
 class ManualOrders:
-    def __init__(self, handles: Handles) -> None:
+    def __init__(self, handles: Handles, orchestrator: ActorHandle[Any] | None = None) -> None:
         self._handles = handles
+        self._orchestrator = orchestrator
         self._journaled_denials: OrderedDict[str, None] = OrderedDict()
 
     async def place(
@@ -77,6 +81,8 @@ class ManualOrders:
             await h.risk.release.remote([client_order_id])
         events: list[Recordable] = [decision, state, *fills]
         await h.journal.record.remote(events, decision.decided_at)
+        if self._orchestrator is not None and not state.status.is_terminal:
+            await self._orchestrator.follow.remote(client_order_id, list(fills))
         return state
 
     def _first_denial(self, client_order_id: str) -> bool:

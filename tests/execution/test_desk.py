@@ -136,3 +136,36 @@ def test_stepper_feeds_real_bars_and_reports_each_15m_close() -> None:
     assert steps[-1].last_close == steps[-1].bars[-1].close
     assert stepper.exhausted
     assert stepper.advance(start + timedelta(hours=3)).bars == ()
+
+
+def test_an_order_placed_by_hand_is_followed_without_booking_its_fills_twice() -> None:
+    desk = _desk()
+    fill = Fill(
+        trade_id="9",
+        client_order_id="rt-manual",
+        symbol="ETH/USDT",
+        side="BUY",
+        price=D("2500"),
+        quantity=D("1"),
+        fee=D(0),
+        fee_asset="USDT",
+        liquidity="MAKER",
+        ts=T0,
+    )
+    desk.follow("rt-manual", [fill])
+    assert desk.open_order_ids() == ["rt-manual"]
+    later = fill.model_copy(update={"trade_id": "10"})
+    resting = OrderState(
+        client_order_id="rt-manual",
+        symbol="ETH/USDT",
+        side="BUY",
+        status="FILLED",
+        quantity=D("2"),
+        filled_quantity=D("2"),
+        avg_fill_price=D("2500"),
+        updated_at=T0,
+    )
+    fills, ended = desk.on_updates([OrderUpdate(resting, (fill, later))])
+    assert fills == [later], "the fill the API already booked is not booked again"
+    assert [s.client_order_id for s in ended] == ["rt-manual"]
+    assert desk.open_order_ids() == []

@@ -213,6 +213,17 @@ class TradingDesk:
         """Orders sent outside ``approve`` (risk's flatten exits) that updates must follow."""
         self.state.open_orders.extend(i.client_order_id for i in intents)
 
+    def follow(self, client_order_id: str, booked: Sequence[Fill]) -> None:
+        """An order placed by hand (the HTTP API) whose ``booked`` fills are already with risk:
+        later fills reach risk through ``on_updates`` like the desk's own."""
+        if client_order_id not in self.state.open_orders:
+            self.state.open_orders.append(client_order_id)
+        for fill in booked:
+            key = (fill.client_order_id, fill.trade_id)
+            if key not in self._booked:
+                self._booked.add(key)
+                self.state.booked_fills.append(key)
+
     # ------------------------------------------------------------------ execution
 
     def on_updates(self, updates: Sequence[OrderUpdate]) -> tuple[list[Fill], list[OrderState]]:
