@@ -210,6 +210,6 @@ def test_any_valid_fill_round_trips_through_sqlite(fill: Fill) -> None:
 
 def test_bad_postgres_url_names_the_host_without_the_password() -> None:
     with pytest.raises(StoreError) as exc:
-        Store.open("postgresql://trader:hunter2@127.0.0.1:1/nowhere")
+        Store.open("postgresql://trader:hunter2@127.0.0.1:1/nowhere")  # pragma: allowlist secret
     assert "hunter2" not in str(exc.value)
     assert "postgresql://trader:***@127.0.0.1:1/nowhere" in str(exc.value)
