@@ -5,6 +5,7 @@ smoothed pattern weights so one lucky window cannot swing the confluence score."
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ class ArmStats:
 
 
 @dataclass
-class Bandit:
+class Bandit(ABC):
     """Shared state: arms, their statistics and a seeded generator."""
 
     arms: tuple[str, ...]
@@ -40,8 +41,9 @@ class Bandit:
         s.pulls += 1
         s.reward += min(max(reward, 0.0), 1.0)
 
+    @abstractmethod
     def select(self) -> str:
-        raise NotImplementedError
+        """The arm to play next."""
 
     def preference(self) -> dict[str, float]:
         """Each arm's estimated value in [0, 1] (posterior/empirical mean, 0.5 untried)."""
