@@ -354,24 +354,14 @@ class LLMRouter:
     ) -> _Attempt:
         self.health[name].record_failure()
         self.counters.failures[failure.split(":")[0]] += 1
-        request = prompt.request
-        self.evaluation.record(
-            CallRecord(
-                ts=self._now(),
-                model=name,
-                request_hash=prompt.hash,
-                request_class=request.request_class,
-                symbol=request.symbol,
-                timeframe=request.timeframe.value,
-                regime=request.regime.value,
-                bar_time=request.primary.bar_time,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                cost_usd=cost,
-                latency_ms=(self._clock() - started) * 1000,
-                cache=CacheOutcome.MISS.value,
-                error=failure[:200],
-            )
+        self._store_call(
+            prompt,
+            name,
+            started,
+            CacheOutcome.MISS,
+            (tokens_in, tokens_out),
+            cost,
+            error=failure[:200],
         )
         return _Attempt(name, None, failure)
 
@@ -388,11 +378,36 @@ class LLMRouter:
         tokens: tuple[int, int] = (0, 0),
         cost: Decimal = Decimal(0),
     ) -> None:
+        self._store_call(
+            prompt,
+            source,
+            started,
+            cache,
+            tokens,
+            cost,
+            direction=answer.direction.value,
+            confidence=answer.confidence,
+        )
+
+    def _store_call(
+        self,
+        prompt: Prompt,
+        model: str,
+        started: float,
+        cache: CacheOutcome,
+        tokens: tuple[int, int],
+        cost: Decimal,
+        *,
+        error: str | None = None,
+        direction: str | None = None,
+        confidence: float | None = None,
+    ) -> None:
+        """One evaluation-store row per answer or failed call, timed from ``started``."""
         request = prompt.request
         self.evaluation.record(
             CallRecord(
                 ts=self._now(),
-                model=source,
+                model=model,
                 request_hash=prompt.hash,
                 request_class=request.request_class,
                 symbol=request.symbol,
@@ -404,8 +419,9 @@ class LLMRouter:
                 cost_usd=cost,
                 latency_ms=(self._clock() - started) * 1000,
                 cache=cache.value,
-                direction=answer.direction.value,
-                confidence=answer.confidence,
+                error=error,
+                direction=direction,
+                confidence=confidence,
             )
         )
 
