@@ -265,6 +265,43 @@ class RaytraderApi:
         return Response(exposition(observation), media_type=CONTENT_TYPE_LATEST)
 
 
+def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[Handles, Any]:
+    """The handles of a running session's named actors (started by ``raytrader run``)."""
+    import ray
+
+    from actors.router import ROUTER_ACTOR, RouterPool
+
+    def named(name: str) -> ActorHandle[Any]:
+        return ray.get_actor(name, namespace=namespace)
+
+    def optional(name: str) -> ActorHandle[Any] | None:
+        try:
+            return named(name)
+        except ValueError:
+            return None
+
+    router = optional(ROUTER_ACTOR)
+    handles = Handles(
+        symbols={s: named(actor_name(s)) for s in settings.symbols},
+        risk=named(RISK_ACTOR),
+        execution=named(EXECUTION_ACTOR),
+        journal=named(JOURNAL_ACTOR),
+        paper=optional(PAPER_ACTOR),
+        router=RouterPool([router]) if router is not None else None,
+    )
+    return handles, named(ORCHESTRATOR_ACTOR)
+
+
+def build_app(args: dict[str, str]) -> Any:
+    """RayService ``import_path`` builder: the API over the named actors of a session running
+    in ``args["namespace"]`` (default ``raytrader``), configured by ``args["config_path"]``."""
+    config_path = Path(args.get("config_path", str(DEFAULT_CONFIG)))
+    handles, orchestrator = session_handles(
+        load_settings(config_path), args.get("namespace", "raytrader")
+    )
+    return RaytraderApi.bind(handles, orchestrator, str(config_path))  # type: ignore[attr-defined]
+
+
 def start_api(
     handles: Handles,
     orchestrator: ActorHandle[Any],

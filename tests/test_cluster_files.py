@@ -216,11 +216,6 @@ def test_rayservice_serve_config_deploys_the_api_deployment() -> None:
     assert app["runtime_env"]["env_vars"]["RAY_AUTH_MODE"] == "disabled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve/app.py has no application builder for RayService import_path yet "
-    "(RaytraderApi is bound to a live session's handles inside start_api)",
-)
 def test_rayservice_import_path_names_a_top_level_builder_in_serve_app() -> None:
     spec = _manifest(KUBERAY / "rayservice.yaml", "RayService")["spec"]
     (app,) = yaml.safe_load(spec["serveConfigV2"])["applications"]
