@@ -52,6 +52,9 @@ class SymbolStepper:
     ``advance(T)`` consumes every base bar closed by ``T`` and reports the step-timeframe bar
     that closed exactly at ``T``, with the signal and ATR after it.
     Live (``SymbolActor``) and backtest drivers both step symbols through this class.
+
+    ``bars`` is polled again whenever no bar is pending, so a live source (``LiveBars``) may
+    run dry and yield again later; a file's iterator stays ended once it ends.
     """
 
     def __init__(
@@ -62,21 +65,28 @@ class SymbolStepper:
         self._bars = bars
         self._next: MarketBar | None = next(bars, None)
 
+    def _peek(self) -> MarketBar | None:
+        if self._next is None:
+            self._next = next(self._bars, None)
+        return self._next
+
     @property
     def exhausted(self) -> bool:
-        return self._next is None
+        """No bar pending: the end of a file; for a live source, until its next bar arrives."""
+        return self._peek() is None
 
     @property
     def next_close(self) -> datetime | None:
-        """Close time of the next unconsumed bar (None at the end of the data)."""
-        return None if self._next is None else self._next.close_time
+        """Close time of the next unconsumed bar (None while there is none)."""
+        bar = self._peek()
+        return None if bar is None else bar.close_time
 
     def advance(self, until: datetime) -> SymbolStep:
         consumed: list[MarketBar] = []
         step_bar: MarketBar | None = None
         analysis = self.analysis
-        while self._next is not None and self._next.close_time <= until:
-            bar, self._next = self._next, next(self._bars, None)
+        while (bar := self._peek()) is not None and bar.close_time <= until:
+            self._next = None
             for snapshot in analysis.on_bar(bar):
                 closed_at = snapshot.bar_time + self.step.duration
                 if snapshot.timeframe is self.step and closed_at == until:
