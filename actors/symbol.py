@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -10,9 +12,11 @@ import ray
 
 from actors.router import RouterPool, opinion_request
 from trading.config import SignalSettings
-from trading.contracts import IndicatorSnapshot, Signal, Timeframe
+from trading.contracts import IndicatorSnapshot, MarketBar, Signal, Timeframe
 from trading.execution.desk import SymbolStep, SymbolStepper
+from trading.market.binance import BinanceFeed
 from trading.market.frames import read_bars
+from trading.market.live import FeedReport, LiveBars, VenueFeed
 from trading.market.replay import column_bars
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.schedule import CheckSchedule
@@ -28,6 +32,7 @@ class SymbolProgress:
     last_close: str | None = None
     done: bool = False
     error: str | None = None
+    feed: FeedReport | None = None  # live mode: the buffer's and the venue feed's health
 
 
 def actor_name(symbol: str) -> str:
@@ -36,15 +41,18 @@ def actor_name(symbol: str) -> str:
 
 @ray.remote(num_cpus=0.02)
 class SymbolActor:
-    """Replays its data file bar by bar as the orchestrator's clock advances; one call per step
-    returns every base bar it consumed, the step bar, the signal and the mark."""
+    """Steps its base bars as the orchestrator's clock advances; one call per step returns
+    every base bar it consumed, the step bar, the signal and the mark.
+
+    ``source`` is a data file (replay) or a ``VenueFeed`` (live: a background task streams
+    the venue's klines into ``LiveBars``; ``advance(T)`` takes the closed bars closed by T)."""
 
     def __init__(
         self,
         symbol: str,
         base: Timeframe,
         timeframes: tuple[Timeframe, ...],
-        data_file: str,
+        source: str | VenueFeed,
         signals: SignalSettings,
         router: RouterPool | None = None,
         llm_min_confidence: float = 0.55,
@@ -52,10 +60,20 @@ class SymbolActor:
         self._router = router
         self._llm_min_confidence = llm_min_confidence
         self._schedule = CheckSchedule()
-        columns = read_bars(Path(data_file), base).columns()
         self._analysis = SymbolAnalysis(symbol, base, timeframes, signals=signals)
         step = min(timeframes, key=lambda tf: tf.seconds)
-        self._stepper = SymbolStepper(self._analysis, column_bars(columns, symbol, base), step)
+        bars: Iterator[MarketBar]
+        self._feed: BinanceFeed | None = None
+        self._live: LiveBars | None = None
+        if isinstance(source, VenueFeed):
+            self._feed = source.open(symbol, base)
+            self._live = LiveBars(symbol, base, source.warmup_bars)
+            # Ray runs an async actor's constructor on its event loop
+            self._listening = asyncio.get_running_loop().create_task(self._live.run(self._feed))
+            bars = self._live
+        else:
+            bars = column_bars(read_bars(Path(source), base).columns(), symbol, base)
+        self._stepper = SymbolStepper(self._analysis, bars, step)
         self._progress = SymbolProgress(symbol)
         self._signal: Signal | None = None
 
@@ -71,7 +89,8 @@ class SymbolActor:
             self._signal = step.signal
         if step.last_close is not None:
             self._progress.last_close = str(step.last_close)
-        self._progress.done = self._stepper.exhausted
+        live_ended = self._live is None or self._live.error is not None
+        self._progress.done = live_ended and self._stepper.exhausted
         return step
 
     async def _second_opinion(
@@ -101,6 +120,9 @@ class SymbolActor:
         progress.closed_bars = {str(tf): n for tf, n in counts.closed_bars.items()}
         progress.incomplete_bars = {str(tf): n for tf, n in counts.incomplete_bars.items()}
         progress.last_bar_time = counts.last_bar_time.isoformat() if counts.last_bar_time else None
+        if self._live is not None and self._feed is not None:
+            progress.feed = FeedReport.of(self._live, self._feed.health)
+            progress.error = self._live.error
         return progress
 
     def latest_signal(self) -> Signal | None:
