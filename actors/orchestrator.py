@@ -4,11 +4,16 @@ Per step (a close of the finest analysis timeframe): symbol actors advance in pa
 the paper venue's market clock follows, risk sees the marks, the ``TradingDesk`` plans,
 risk decides, execution sends, fills come back to risk, and the whole step is journaled.
 The desk's state is checkpointed every step, so a restarted orchestrator resumes.
+
+Replay steps through data time; live (``run(live=True)``) steps at each wall-clock close plus a
+grace for the venue's closed bar to arrive. Without an execution actor (a live feed, which the
+file-driven paper exchange cannot follow) approved orders are journaled as rejected, unsent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,13 +24,14 @@ from ray.actor import ActorHandle
 
 from actors.router import RouterPool
 from trading.config import Settings
-from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
-from trading.execution.desk import DeskState, SymbolStep, TradingDesk
+from trading.contracts import DecisionOutcome, Fill, OrderDecision, OrderIntent, Signal, epoch_us
+from trading.execution.desk import DeskState, OrderUpdate, SymbolStep, TradingDesk, unsent
 from trading.execution.gateway import SendOutcome, SubmitOutcome
 from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
 from trading.risk.gate import RiskSummary
 
 ORCHESTRATOR_ACTOR = "orchestrator"
+NO_VENUE = "not sent: live feed without a venue (analysis, risk and journal only)"
 
 
 @dataclass
@@ -49,7 +55,7 @@ class SessionProgress:
 class Handles:
     symbols: dict[str, ActorHandle]
     risk: ActorHandle
-    execution: ActorHandle
+    execution: ActorHandle | None  # None: orders are decided and journaled, never sent
     journal: ActorHandle
     paper: ActorHandle | None
     router: RouterPool | None = None
@@ -70,18 +76,26 @@ class Orchestrator:
         self._step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
         self._signals: dict[str, Signal] = {}
         self._progress = SessionProgress()
-        self._stopping = False
+        self._stopping = asyncio.Event()
 
     async def run(
-        self, start: datetime, end: datetime | None = None, speed: float = 0.0
+        self,
+        start: datetime,
+        end: datetime | None = None,
+        speed: float = 0.0,
+        live: bool = False,
+        grace_s: float = 2.0,
     ) -> SessionProgress:
         """Step the clock from ``start`` until ``end``, the data's end, or ``stop``; ``speed``
-        X paces steps at X times real time (0: as fast as the pipeline goes)."""
+        X paces steps at X times real time (0: as fast as the pipeline goes). ``live`` steps
+        each close ``grace_s`` after it passes on the wall clock, and never runs out of data."""
         clock = start
         loop = asyncio.get_running_loop()
-        pace_s = self._step.total_seconds() / speed if speed > 0 else 0.0
+        pace_s = self._step.total_seconds() / speed if speed > 0 and not live else 0.0
         try:
-            while not self._stopping and (end is None or clock <= end):
+            while not self._stopping.is_set() and (end is None or clock <= end):
+                if live and not await self._wall_clock_passed(clock, grace_s):
+                    break
                 began = loop.time()
                 steps = await self.step(clock)
                 latency = self._progress.step_ms
@@ -89,7 +103,7 @@ class Orchestrator:
                 del latency[:-1000]
                 if pace_s:
                     await asyncio.sleep(max(0.0, pace_s - (loop.time() - began)))
-                if all(not s.bars for s in steps) and clock > start:
+                if not live and all(not s.bars for s in steps) and clock > start:
                     break
                 clock += self._step
         except Exception as exc:  # surfaced in progress and to the caller
@@ -98,6 +112,14 @@ class Orchestrator:
         finally:
             self._progress.done = True
         return self._progress
+
+    async def _wall_clock_passed(self, close: datetime, grace_s: float) -> bool:
+        """Sleep until ``grace_s`` after ``close`` on the wall clock; False if stopped first."""
+        delay_s = (close - datetime.now(UTC)).total_seconds() + grace_s
+        if delay_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay_s)
+        return not self._stopping.is_set()
 
     async def step(self, clock: datetime) -> list[SymbolStep]:
         h, desk = self._handles, self._desk
@@ -113,10 +135,7 @@ class Orchestrator:
         orders = desk.approve(requests, decisions)
         desk.track(flatten)
         orders += flatten
-        prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
-        outcomes = await h.execution.submit.remote(orders, prices) if orders else []
-        open_ids = desk.open_order_ids()
-        updates = await h.execution.updates.remote(open_ids) if open_ids else []
+        outcomes, updates = await self._execute(orders, steps, clock)
         fills, ended = desk.on_updates(updates)
         if fills:
             await h.risk.on_fills.remote(fills)
@@ -136,6 +155,19 @@ class Orchestrator:
         self._checkpoint.write_text(desk.state.model_dump_json())
         self._count(steps, signals, decisions, outcomes, fills, summary, records, clock)
         return steps
+
+    async def _execute(
+        self, orders: list[OrderIntent], steps: list[SymbolStep], clock: datetime
+    ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
+        """Send the orders and collect every open order's update (or end them unsent)."""
+        execution = self._handles.execution
+        if execution is None:
+            return [], unsent(orders, clock, NO_VENUE)
+        prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
+        outcomes = await execution.submit.remote(orders, prices) if orders else []
+        open_ids = self._desk.open_order_ids()
+        updates = await execution.updates.remote(open_ids) if open_ids else []
+        return outcomes, updates
 
     def _count(
         self,
@@ -185,7 +217,7 @@ class Orchestrator:
         await self._handles.journal.record.remote([change])
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
 
     def ping(self) -> bool:
         return True

@@ -169,3 +169,29 @@ def test_an_order_placed_by_hand_is_followed_without_booking_its_fills_twice() -
     assert fills == [later], "the fill the API already booked is not booked again"
     assert [s.client_order_id for s in ended] == ["rt-manual"]
     assert desk.open_order_ids() == []
+
+
+def test_unsent_orders_end_rejected_and_drop_their_trade() -> None:
+    """Without a venue an approved entry is ended as rejected: it leaves the open list and
+    the lifecycle forgets the trade, so the next signal can enter again."""
+    from trading.execution.desk import unsent
+
+    desk = _desk()
+    [request] = desk.plan([_step("2500", signal=True)], equity=D("100000"))
+    decision = OrderDecision(
+        client_order_id=request.intent.client_order_id,
+        outcome="APPROVED",
+        requested_quantity=request.intent.quantity,
+        approved_quantity=request.intent.quantity,
+        decided_at=T0,
+    )
+    orders = desk.approve([request], [decision])
+    fills, ended = desk.on_updates(unsent(orders, T0, "no venue"))
+    assert fills == []
+    assert [(s.client_order_id, s.status, s.reject_reason) for s in ended] == [
+        (orders[0].client_order_id, "REJECTED", "no venue")
+    ]
+    assert desk.open_order_ids() == []
+    assert desk.lifecycle.open_symbols() == []
+    later = T0 + timedelta(minutes=15)
+    assert len(desk.plan([_step("2500", signal=True, t=later)], equity=D("100000"))) == 1
