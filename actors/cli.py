@@ -58,10 +58,21 @@ def _run(args: argparse.Namespace) -> int:
 
     from actors.orchestrator import Handles, SessionProgress
     from actors.session import SessionOptions, format_summary, run_session
+    from trading.market.live import VenueFeed
 
     settings = load_settings(args.config)
     if args.symbols:
         settings = settings.model_copy(update={"symbols": args.symbols})
+    feed = None
+    if args.feed:
+        try:
+            feed = VenueFeed(args.feed, args.feed_ws, warmup_bars=args.warmup_bars)
+        except ValueError as exc:  # FeedUrlError names the URL
+            print(f"feed error: {exc}", file=sys.stderr)
+            return 2
+        if args.port:
+            print("live feed: the HTTP API is off (it needs the paper venue)", flush=True)
+            args.port = 0
     options = SessionOptions(
         settings=settings,
         market_data=args.market_data or SessionOptions.market_data,
@@ -69,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         max_bars=args.bars,
         speed=args.speed,
+        feed=feed,
     )
     ray.init(
         address=args.address,
@@ -220,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
     run.add_argument(
         "--port", type=int, default=8000, help="HTTP API on 127.0.0.1:PORT; 0 turns it off"
+    )
+    run.add_argument(
+        "--feed",
+        default=None,
+        metavar="URL",
+        help="live: stream a Binance-style venue (REST base, e.g. https://api.binance.com) on "
+        "the wall clock; analysis, risk and journal only, no orders sent, no HTTP API",
+    )
+    run.add_argument(
+        "--feed-ws", default=None, metavar="URL", help="its WebSocket base (default: derived)"
+    )
+    run.add_argument(
+        "--warmup-bars", type=int, default=1000, help="live: base bars backfilled at start"
     )
     run.set_defaults(handler=_run)
 

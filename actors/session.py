@@ -1,4 +1,9 @@
-"""The paper-trading session behind ``raytrader run``: every actor, one clock, one journal."""
+"""The paper-trading session behind ``raytrader run``: every actor, one clock, one journal.
+
+With ``SessionOptions.feed`` the symbol actors stream a live venue and the orchestrator steps
+on the wall clock. The paper exchange fills on the bars of its data files and cannot follow
+live bars, so a live session has no venue and no execution: analysis, risk and journal only.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from actors.symbol import SymbolActor, SymbolProgress, actor_name
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
 from trading.journal.chain import VerifyReport
+from trading.market.live import VenueFeed, next_close
 from trading.market.replay import BUNDLED_DATA, data_file
 from trading.risk.gate import RiskSummary
 
@@ -49,6 +55,8 @@ class SessionOptions:
     speed: float = 0.0
     initial_balance: Decimal = Decimal("100000")
     poll_s: float = 1.0
+    feed: VenueFeed | None = None  # live: stream this venue instead of replaying files
+    grace_s: float = 2.0  # live: step this long after each wall-clock close
 
 
 @dataclass
@@ -62,6 +70,7 @@ class SessionSummary:
     journal: VerifyReport
     data_dir: Path
     positions: dict[str, Decimal] = field(default_factory=dict)
+    feed: VenueFeed | None = None
 
     @property
     def journal_path(self) -> Path:
@@ -86,22 +95,30 @@ def archive_previous(data_dir: Path) -> Path | None:
 
 
 def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle]:
-    """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator."""
+    """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator
+    (live: no paper venue and no execution)."""
     settings, data_dir = options.settings, options.data_dir.resolve()
-    files = {
-        s: str(data_file(options.market_data, s, settings.base_timeframe)) for s in settings.symbols
-    }
+    sources: dict[str, str | VenueFeed]
     journal = JournalActor.options(name=JOURNAL_ACTOR).remote(str(data_dir))
-    paper = PaperVenueActor.options(name=PAPER_ACTOR).remote(
-        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
-    )
-    venue_url = ray.get(paper.start.remote())
     risk = RiskActor.options(name=RISK_ACTOR, lifetime="detached").remote(
         settings, str(data_dir / "risk.json"), str(options.initial_balance)
     )
-    execution = ExecutionActor.options(name=EXECUTION_ACTOR).remote(
-        str(data_dir / "wal"), venue_url, settings.symbols
-    )
+    paper = execution = None
+    if options.feed is not None:
+        sources = dict.fromkeys(settings.symbols, options.feed)
+    else:
+        files = {
+            s: str(data_file(options.market_data, s, settings.base_timeframe))
+            for s in settings.symbols
+        }
+        sources = dict(files)
+        paper = PaperVenueActor.options(name=PAPER_ACTOR).remote(
+            files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
+        )
+        venue_url = ray.get(paper.start.remote())
+        execution = ExecutionActor.options(name=EXECUTION_ACTOR).remote(
+            str(data_dir / "wal"), venue_url, settings.symbols
+        )
     router = None
     if settings.features.llm_opinion:
         router = RouterPool(
@@ -109,9 +126,9 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
         )
     symbols = {
         symbol: SymbolActor.options(name=actor_name(symbol)).remote(
-            symbol, settings.base_timeframe, settings.timeframes, path, settings.signals, router
+            symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
         )
-        for symbol, path in files.items()
+        for symbol, source in sources.items()
     }
     handles = Handles(symbols, risk, execution, journal, paper, router)
     orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR).remote(
@@ -125,16 +142,22 @@ def run_session(
     on_progress: ProgressCallback | None = None,
     on_started: StartedCallback | None = None,
 ) -> SessionSummary:
-    """Replay the data through every actor until it ends, ``duration_s`` or Ctrl-C."""
+    """Replay the data through every actor until it ends, ``duration_s`` or Ctrl-C (live:
+    from the next wall-clock close until ``duration_s`` or Ctrl-C)."""
     options.data_dir.mkdir(parents=True, exist_ok=True)
     archive_previous(options.data_dir)
     handles, orchestrator = start_actors(options)
     stop_started = on_started(handles, orchestrator) if on_started is not None else None
     settings = options.settings
-    firsts = ray.get([a.first_close.remote() for a in handles.symbols.values()])
-    start = min(f for f in firsts if f is not None)
-    step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
-    start = start + (-start.timestamp() % step.total_seconds()) * timedelta(seconds=1)
+    step_timeframe = min(settings.timeframes, key=lambda tf: tf.seconds)
+    live = options.feed is not None
+    if live:
+        start = next_close(datetime.now(UTC), step_timeframe)
+    else:
+        firsts = ray.get([a.first_close.remote() for a in handles.symbols.values()])
+        start = min(f for f in firsts if f is not None)
+        step = step_timeframe.duration
+        start = start + (-start.timestamp() % step.total_seconds()) * timedelta(seconds=1)
     end = None
     if options.max_bars is not None:
         end = (
@@ -142,7 +165,7 @@ def run_session(
             - settings.base_timeframe.duration
             + options.max_bars * (settings.base_timeframe.duration)
         )
-    run = orchestrator.run.remote(start, end, options.speed)
+    run = orchestrator.run.remote(start, end, options.speed, live, options.grace_s)
     started = time.monotonic()
     try:
         while True:
@@ -174,7 +197,8 @@ def run_session(
         venue=ray.get(handles.paper.stats.remote()) if handles.paper else {},
         journal=_close_journal(handles),
         data_dir=options.data_dir,
-        positions=ray.get(handles.execution.positions.remote()),
+        positions=ray.get(handles.execution.positions.remote()) if handles.execution else {},
+        feed=options.feed,
     )
     stop_actors(handles, orchestrator)
     _write_summary(summary)
@@ -219,6 +243,7 @@ def _write_summary(summary: SessionSummary) -> None:
         "risk": {k: str(v) for k, v in asdict(summary.risk).items()},
         "venue": summary.venue,
         "positions": {s: format(q, "f") for s, q in summary.positions.items()},
+        "live_feed": asdict(summary.feed) if summary.feed is not None else None,
         "journal": {
             "path": str(summary.journal_path),
             "records": summary.journal.records,
@@ -267,6 +292,29 @@ def format_summary(summary: SessionSummary) -> str:
         f"journal {summary.journal_path} ({summary.journal.records:,} records, "
         f"{'intact' if summary.journal.ok else 'BROKEN'})",
     ]
+    if summary.feed is not None:
+        lines += _live_lines(summary)
     if progress.error:
         lines.append(f"error: {progress.error}")
     return "\n".join(lines)
+
+
+def _live_lines(summary: SessionSummary) -> list[str]:
+    """The live session's label and each symbol's feed health."""
+    assert summary.feed is not None  # noqa: S101 - only called for live sessions
+    lines = [
+        f"LIVE feed {summary.feed.rest_url} ({summary.feed.stream_url}): analysis, risk and "
+        "journal only; orders NOT sent (the paper exchange fills on replayed files and cannot "
+        "follow live bars; approved orders are journaled as rejected, unsent)"
+    ]
+    for p in summary.symbols:
+        f = p.feed
+        if f is not None:
+            lines.append(
+                f"  {p.symbol}: {f.received_bars} closed bars ({f.warmup_bars} warm-up), "
+                f"last close {f.last_close or '-'}; connects {f.connects}, disconnects "
+                f"{f.disconnects}, backfilled {f.backfilled_bars}, unfilled {f.unfilled_bars}, "
+                f"rejected {f.rejected}, refused for skew {f.refused_for_skew}"
+                + (f"; STOPPED: {f.stopped}" if f.stopped else "")
+            )
+    return lines

@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 import ray
 
+from actors.orchestrator import NO_VENUE
+from actors.session import SessionOptions, start_actors, stop_actors
 from actors.symbol import SymbolActor, SymbolProgress
 from tests.market.venue import Faults, LocalVenue, tape
-from trading.config import SignalSettings
+from trading.config import SignalSettings, load_settings
 from trading.contracts import MarketBar, Timeframe
 from trading.market.frames import read_bars
 from trading.market.live import VenueFeed
@@ -30,13 +32,24 @@ WARMUP_BARS = 24
 DEADLINE_S = 20.0
 
 
+def real_bars(shared_data: Path, row: int, count: int) -> list[MarketBar]:
+    """``count`` real BTC 5m bars from about ``row`` on, starting on a 15m close."""
+    columns = read_bars(shared_data / "binance_spot_2024_2026" / "BTC_USDT-5m.parquet", M5)
+    bars = tape(columns.columns(), "BTC/USDT", M5, slice(row, row + count + 3))
+    first = next(i for i, bar in enumerate(bars) if M15.is_aligned(bar.open_time))
+    return bars[first : first + count]
+
+
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> list[MarketBar]:
-    """Eight hours of real 5m bars starting on a 15m close."""
-    columns = read_bars(shared_data / "binance_spot_2024_2026" / "BTC_USDT-5m.parquet", M5)
-    bars = tape(columns.columns(), "BTC/USDT", M5, slice(3000, 3200))
-    first = next(i for i, bar in enumerate(bars) if M15.is_aligned(bar.open_time))
-    return bars[first : first + 96]
+    """Eight hours of real 5m bars."""
+    return real_bars(shared_data, 3000, 96)
+
+
+@pytest.fixture(scope="module")
+def btc_day(shared_data: Path) -> list[MarketBar]:
+    """A day of real 5m bars whose last eight hours bring an entry signal."""
+    return real_bars(shared_data, 6000, 288)
 
 
 class VenueThread:
@@ -140,3 +153,43 @@ def test_live_symbol_actor_consumes_every_venue_bar_once_across_a_dropped_connec
     assert progress.base_bars == len(btc)
     assert progress.closed_bars == {"15m": len(btc) // 3, "1h": len(btc) // 12}
     assert ray.get(actor.advance.remote(step_times[-1] + H1.duration), timeout=10).bars == ()
+
+
+def test_live_session_steps_analysis_risk_and_journal_and_sends_no_order(
+    btc_day: list[MarketBar], ray_session: Any, tmp_path: Path
+) -> None:
+    """A session on a live feed has no paper venue nor execution: every step still runs
+    analysis, risk and the journal, and an approved order is journaled as rejected, unsent."""
+    deadline = time.monotonic() + DEADLINE_S
+    settings = load_settings().model_copy(update={"symbols": ("BTC/USDT",)})
+    warmup_bars = len(btc_day) - 96  # from REST; the last 8 hours stream
+    with VenueThread(btc_day, live_from=warmup_bars, tick_s=0.002) as venue:
+        feed = VenueFeed(venue.rest_url, max_skew_ms=math.inf, warmup_bars=warmup_bars)
+        options = SessionOptions(settings=settings, data_dir=tmp_path, feed=feed)
+        handles, orchestrator = start_actors(options)
+        try:
+            assert handles.execution is None
+            assert handles.paper is None
+            [actor] = handles.symbols.values()
+            last = btc_day[-1].close_time
+            step_times = [last - k * M15.duration for k in range(31, -1, -1)]
+            wait_for_close(actor, last, deadline)
+            for until in step_times:  # the first step takes the warm-up too
+                ray.get(orchestrator.step.remote(until), timeout=10)
+            progress = ray.get(orchestrator.progress.remote(), timeout=10)
+            risk = ray.get(handles.risk.summary.remote(), timeout=10)
+            ray.get(handles.journal.anchor.remote(), timeout=10)
+            journal = ray.get(handles.journal.verify.remote(), timeout=10)
+        finally:
+            stop_actors(handles, orchestrator)
+    assert progress.steps == 32
+    assert progress.base_bars == len(btc_day)
+    assert progress.signals == 32
+    approved = progress.decisions["APPROVED"] + progress.decisions["RESIZED"]
+    assert approved >= 1, progress.decisions
+    assert (progress.orders, progress.fills) == (0, 0)
+    assert risk.orders_in_flight == 0
+    assert risk.gross_exposure == 0
+    assert journal.ok
+    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert sum(NO_VENUE in line for line in lines) == approved
