@@ -12,7 +12,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -71,6 +71,7 @@ class RiskGate:
         self.market = MarketView(now=datetime.fromtimestamp(0, UTC), marks={})
         self._decisions: OrderedDict[str, OrderDecision] = OrderedDict()
         self._booked: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._closes: dict[str, np.ndarray] | None = None  # awaiting a correlation table
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -114,15 +115,10 @@ class RiskGate:
         Returns flatten intents when this observation tripped SAFE_MODE and flattening is on.
         """
         merged = {**self.market.marks, **marks}
-        correlations = (
-            Correlations.from_closes(
-                {s: np.asarray(c, dtype=np.float64) for s, c in closes.items()},
-                self.policy.limits.correlation_window_bars,
-            )
-            if closes is not None
-            else self.market.correlations
-        )
-        self.market = MarketView(now=now, marks=merged, correlations=correlations)
+        if closes is not None:
+            # a snapshot now; the table itself is built only when a decision needs it
+            self._closes = {s: np.asarray(c, dtype=np.float64) for s, c in closes.items()}
+        self.market = MarketView(now=now, marks=merged, correlations=self.market.correlations)
         held = {p.symbol for p in self.portfolio.open_positions()}
         if held - merged.keys():
             return ()  # equity cannot be marked without every held symbol's price
@@ -132,6 +128,12 @@ class RiskGate:
 
     def decide(self, requests: Sequence[RiskRequest]) -> list[OrderDecision]:
         """One decision per request, in order; a repeated client id gets its first decision."""
+        if requests and self._closes is not None:
+            table = Correlations.from_closes(
+                self._closes, self.policy.limits.correlation_window_bars
+            )
+            self.market = replace(self.market, correlations=table)
+            self._closes = None
         decisions = []
         for request in requests:
             known = self._decisions.get(request.intent.client_order_id)
