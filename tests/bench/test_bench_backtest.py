@@ -134,8 +134,8 @@ def test_ray_fan_out_parallel_efficiency(ray_session: object, btc: MarketData) -
         for c in (0.52, 0.55, 0.58, 0.6, 0.62, 0.65)
     ]
     ref = ray.put(data)
-    ray.get(run_task.remote(ref, specs[0], config))  # warm the workers
-    ray.get(run_task.remote(ref, specs[0], config))
+    # warm both workers: two tasks at once make two worker processes import everything first
+    ray.get([run_task.remote(ref, spec, config) for spec in specs[:2]])
     from actors.backtest import run_spec
 
     start = time.perf_counter()
