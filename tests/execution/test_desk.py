@@ -9,6 +9,7 @@ from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, Signal
 from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
 from trading.market.instruments import BINANCE_SPOT
+from trading.risk.gate import RiskRequest
 
 T0 = datetime(2025, 10, 1, 0, 15, tzinfo=UTC)
 D = Decimal
@@ -42,6 +43,17 @@ def _step(close: str, *, signal: bool, t: datetime = T0) -> SymbolStep:
     )
 
 
+def _approved(request: RiskRequest) -> OrderDecision:
+    """Risk's verdict letting ``request`` through unchanged."""
+    return OrderDecision(
+        client_order_id=request.intent.client_order_id,
+        outcome="APPROVED",
+        requested_quantity=request.intent.quantity,
+        approved_quantity=request.intent.quantity,
+        decided_at=T0,
+    )
+
+
 def _desk() -> TradingDesk:
     return TradingDesk(LifecycleSettings(), BINANCE_SPOT, 10.0, 100)
 
@@ -72,13 +84,7 @@ def test_signal_becomes_a_sized_request_then_an_order_at_the_approved_quantity()
 def test_fills_are_booked_once_and_ended_orders_leave_the_open_list() -> None:
     desk = _desk()
     [request] = desk.plan([_step("2500", signal=True)], equity=D("100000"))
-    decision = OrderDecision(
-        client_order_id=request.intent.client_order_id,
-        outcome="APPROVED",
-        requested_quantity=request.intent.quantity,
-        approved_quantity=request.intent.quantity,
-        decided_at=T0,
-    )
+    decision = _approved(request)
     [order] = desk.approve([request], [decision])
     fill = Fill(
         trade_id="1",
@@ -178,13 +184,7 @@ def test_unsent_orders_end_rejected_and_drop_their_trade() -> None:
 
     desk = _desk()
     [request] = desk.plan([_step("2500", signal=True)], equity=D("100000"))
-    decision = OrderDecision(
-        client_order_id=request.intent.client_order_id,
-        outcome="APPROVED",
-        requested_quantity=request.intent.quantity,
-        approved_quantity=request.intent.quantity,
-        decided_at=T0,
-    )
+    decision = _approved(request)
     orders = desk.approve([request], [decision])
     fills, ended = desk.on_updates(unsent(orders, T0, "no venue"))
     assert fills == []
