@@ -186,6 +186,13 @@ class TradingDesk:
             state,
         )
 
+    def reconfigure(self, settings: Settings, lifecycle: LifecycleSettings | None = None) -> None:
+        """Hot reload between steps: stops, targets and the symbol cap for the next plan; open
+        trades keep their state (an open stop moves under the new multiples from its next bar)."""
+        self.lifecycle.settings = lifecycle or LifecycleSettings.from_settings(settings)
+        self._symbol_cap = Decimal(str(settings.risk.max_symbol_exposure_pct)) / 100
+        self._window = settings.risk.correlation_window_bars + 1
+
     # ------------------------------------------------------------------ market
 
     def marks(self, steps: Sequence[SymbolStep]) -> dict[str, Mark]:

@@ -32,12 +32,17 @@ class EquityPoint:
 
 @dataclass(frozen=True)
 class ConfigChange:
-    """A configuration applied at runtime (hot reload), with who/what asked for it."""
+    """A hot reload, applied or not, with who/what asked for it (``api:<path>``,
+    ``file:<path>``), the file's sha256, and each changed dotted key as
+    ``{"old": ..., "new": ...}``; a refused or invalid reload has ``applied`` False and the
+    ``error`` naming the key."""
 
     ts: datetime
     source: str
     digest: str
     changes: dict[str, Any]
+    applied: bool = True
+    error: str | None = None
 
 
 Recordable = (

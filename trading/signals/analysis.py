@@ -21,6 +21,10 @@ from trading.signals.confluence import AnalystOpinion
 from trading.signals.history import calibration_params
 from trading.signals.scoring import TimeframeScore, TimeframeScorer, combine, compose_signal
 
+SCORE_NEUTRAL_SETTINGS = frozenset({"direction_threshold", "regime_timeframe", "llm_weight"})
+"""Signal settings that leave the combined score the calibrator learns from unchanged (the
+calibrator sees the score without the analyst's opinion)."""
+
 
 @dataclass
 class AnalysisCounts:
@@ -100,6 +104,30 @@ class SymbolAnalysis:
             float(bar.volume),
             values,
         )
+
+    def apply_signal_settings(self, settings: SignalSettings) -> bool:
+        """Hot reload: the next signal is scored with ``settings``; indicators, pattern memory
+        and regime state are kept, and the latest per-timeframe scores are rescored at once.
+
+        The calibration maps ``|score|`` to P(right) as learnt from past scores, so it is kept
+        only if nothing but ``SCORE_NEUTRAL_SETTINGS`` changed; any other change (a weight, a
+        threshold, a calibration parameter) starts a new calibration, naive until
+        ``calibration_min_samples`` outcomes of the new scoring are known. Returns whether the
+        calibration was reset."""
+        old, self.settings = self.settings, settings
+        for timeframe, scorer in self._scorers.items():
+            scorer.apply(settings)
+            if timeframe in self._scores:
+                self._scores[timeframe] = scorer.score()
+        changed = {
+            key
+            for key in SignalSettings.model_fields
+            if getattr(old, key) != getattr(settings, key)
+        }
+        if changed <= SCORE_NEUTRAL_SETTINGS:
+            return False
+        self._calibrator = Calibrator(calibration_params(settings))
+        return True
 
     def timeframe_score(self, timeframe: Timeframe) -> TimeframeScore | None:
         """The latest per-timeframe reading (patterns, indicators, regime), None before a bar."""

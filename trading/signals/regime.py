@@ -80,6 +80,15 @@ class RegimeTracker:
         self.strength = float("nan")
         self.percentile = float("nan")
 
+    def retune(
+        self, enter: float, exit: float, vol_enter: float, vol_exit: float, percentile_bars: int
+    ) -> None:
+        """New thresholds for the next bar on; the regime, the flag and the newest
+        ``percentile_bars`` ATR/close values are kept (a longer window refills first)."""
+        self.enter, self.exit = enter, exit
+        self.vol_enter, self.vol_exit = vol_enter, vol_exit
+        self._natr = deque(self._natr, maxlen=percentile_bars)
+
     def update(self, close: float, ema: float, atr: float, adx: float) -> Regime:
         """Fold one closed bar's indicator values in; returns the regime after it."""
         self._ema.append(ema)

@@ -78,6 +78,8 @@ class TimeframeScorer:
         memory = settings.pattern_memory_bars
         self._impulse: deque[float] = deque([0.0] * memory, maxlen=memory)
         self._hits: deque[list[tuple[float, HitRow]]] = deque([[]] * memory, maxlen=memory)
+        self._close = math.nan
+        self._values: Mapping[str, float] = {}
 
     def update(
         self,
@@ -115,20 +117,28 @@ class TimeframeScorer:
                 fresh.append((value, row))
         self._impulse.append(impulse)
         self._hits.append(fresh)
-        memory, decay = settings.pattern_memory_bars, settings.pattern_decay
-        acc = 0.0
-        for d in range(memory - 1, -1, -1):
-            acc += decay**d * self._impulse[memory - 1 - d]
-        patterns = float(np.tanh(acc))
-        closes = np.array([close])
-        components = indicator_components(closes, {k: np.array([v]) for k, v in values.items()})
-        indicators = float(indicator_score(components, settings.indicator_weights)[0])
-        regime = self.regime.update(
+        self._close, self._values = close, values
+        self.regime.update(
             close,
             values.get(KEYS.ema, math.nan),
             values.get(KEYS.atr, math.nan),
             values.get(KEYS.adx, math.nan),
         )
+        return self.score()
+
+    def score(self) -> TimeframeScore:
+        """The latest bar's reading under the current settings (after at least one bar)."""
+        settings = self.settings
+        memory, decay = settings.pattern_memory_bars, settings.pattern_decay
+        acc = 0.0
+        for d in range(memory - 1, -1, -1):
+            acc += decay**d * self._impulse[memory - 1 - d]
+        patterns = float(np.tanh(acc))
+        values = self._values
+        closes = np.array([self._close])
+        components = indicator_components(closes, {k: np.array([v]) for k, v in values.items()})
+        indicators = float(indicator_score(components, settings.indicator_weights)[0])
+        regime = self.regime.regime
         raw = blend(np.array([indicators]), np.array([patterns]), None, settings)
         score = float(
             regime_adjusted(raw, np.array([REGIME_CODE[regime]]), settings.regime_bias)[0]
@@ -141,7 +151,7 @@ class TimeframeScorer:
         return TimeframeScore(
             self.timeframe,
             self.patterns.bars_seen - 1,
-            float(close),
+            float(self._close),
             score,
             indicators,
             patterns,
@@ -151,6 +161,32 @@ class TimeframeScorer:
             self.regime.percentile,
             tuple(recent),
         )
+
+    def apply(self, settings: SignalSettings) -> None:
+        """Swap in new weights and thresholds, keeping the pattern memory, the regime's state
+        and the latest indicator values: the kept bars' pattern impulses are re-weighted with
+        the new ``pattern_weights`` (as if they had always applied); the regime thresholds and
+        ATR-percentile window act from the next bar."""
+        memory = settings.pattern_memory_bars
+        bars = [
+            [
+                (row.direction * row.confidence * settings.pattern_weights.get(row.kind, 0.0), row)
+                for _, row in bar_hits
+            ]
+            for bar_hits in self._hits
+        ][-memory:]
+        empty: list[list[tuple[float, HitRow]]] = [[] for _ in range(memory - len(bars))]
+        self._hits = deque(empty + bars, maxlen=memory)
+        impulses = [0.0] * len(empty) + [sum(v for v, _ in bar_hits) for bar_hits in bars]
+        self._impulse = deque(impulses, maxlen=memory)
+        self.regime.retune(
+            settings.regime_enter,
+            settings.regime_exit,
+            settings.high_vol_enter,
+            settings.high_vol_exit,
+            settings.atr_percentile_bars,
+        )
+        self.settings = settings
 
 
 def combine(
