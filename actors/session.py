@@ -3,6 +3,12 @@
 With ``SessionOptions.feed`` the symbol actors stream a live venue and the orchestrator steps
 on the wall clock. The paper exchange fills on the bars of its data files and cannot follow
 live bars, so a live session has no venue and no execution: analysis, risk and journal only.
+
+Placement: the actors that write under the data dir (journal, risk, execution, paper venue,
+orchestrator) are pinned with a hard node affinity to the node that owns it
+(``SessionOptions.state_node_id``, default the driver's), so Ray restarts them only where their
+files are; that dir must be durable storage on that node or a shared mount. Symbol actors
+spread; router replicas spread under the router-pool controller.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.execution import EXECUTION_ACTOR, ExecutionActor
 from actors.journal import JOURNAL_ACTOR, JournalActor
 from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator, SessionProgress
 from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
-from actors.router import ROUTER_ACTOR, RouterActor, RouterPool
+from actors.router import start_router_pool
 from actors.symbol import SymbolActor, SymbolProgress, actor_name
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
@@ -57,6 +64,7 @@ class SessionOptions:
     poll_s: float = 1.0
     feed: VenueFeed | None = None  # live: stream this venue instead of replaying files
     grace_s: float = 2.0  # live: step this long after each wall-clock close
+    state_node_id: str | None = None  # the node holding data_dir (default: the driver's)
 
 
 @dataclass
@@ -94,15 +102,25 @@ def archive_previous(data_dir: Path) -> Path | None:
     return target
 
 
+def state_placement(options: SessionOptions) -> NodeAffinitySchedulingStrategy:
+    """Hard affinity to the node that owns the data dir, so a restart never lands where the
+    WAL, checkpoints and journal are missing."""
+    node_id = options.state_node_id or ray.get_runtime_context().get_node_id()
+    return NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+
+
 def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle]:
     """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator
     (live: no paper venue and no execution)."""
     settings, data_dir = options.settings, options.data_dir.resolve()
     sources: dict[str, str | VenueFeed]
-    journal = JournalActor.options(name=JOURNAL_ACTOR).remote(str(data_dir))
-    risk = RiskActor.options(name=RISK_ACTOR, lifetime="detached").remote(
-        settings, str(data_dir / "risk.json"), str(options.initial_balance)
+    pinned = state_placement(options)
+    journal = JournalActor.options(name=JOURNAL_ACTOR, scheduling_strategy=pinned).remote(
+        str(data_dir)
     )
+    risk = RiskActor.options(
+        name=RISK_ACTOR, lifetime="detached", scheduling_strategy=pinned
+    ).remote(settings, str(data_dir / "risk.json"), str(options.initial_balance))
     paper = execution = None
     if options.feed is not None:
         sources = dict.fromkeys(settings.symbols, options.feed)
@@ -112,26 +130,24 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
             for s in settings.symbols
         }
         sources = dict(files)
-        paper = PaperVenueActor.options(name=PAPER_ACTOR).remote(
+        paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(
             files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
         )
         venue_url = ray.get(paper.start.remote())
-        execution = ExecutionActor.options(name=EXECUTION_ACTOR).remote(
+        execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(
             str(data_dir / "wal"), venue_url, settings.symbols
         )
     router = None
     if settings.features.llm_opinion:
-        router = RouterPool(
-            [RouterActor.options(name=ROUTER_ACTOR).remote(settings.router, str(data_dir))]
-        )
+        router = start_router_pool(settings.router, str(data_dir))
     symbols = {
-        symbol: SymbolActor.options(name=actor_name(symbol)).remote(
+        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(
             symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
         )
         for symbol, source in sources.items()
     }
     handles = Handles(symbols, risk, execution, journal, paper, router)
-    orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR).remote(
+    orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(
         settings, handles, str(data_dir)
     )
     return handles, orchestrator
@@ -219,14 +235,14 @@ def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle) -> None:
         if closing is not None:
             with contextlib.suppress(ray.exceptions.RayActorError):
                 ray.get(closing.stop.remote())
-    routers = handles.router.routers if handles.router is not None else ()
+    if handles.router is not None:
+        handles.router.stop()
     for actor in (
         orchestrator,
         handles.risk,
         handles.execution,
         handles.journal,
         handles.paper,
-        *routers,
         *handles.symbols.values(),
     ):
         if actor is not None:

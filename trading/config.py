@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from trading.contracts import PatternKind, Symbol, Timeframe
@@ -184,6 +184,27 @@ class EvaluationSettings(Section):
     neutral_band_pct: Annotated[float, Field(ge=0)] = 0.2
 
 
+class RouterPoolSettings(Section):
+    """How many router replicas serve LLM requests: start at ``min_replicas``, add replicas
+    as soon as in-flight requests exceed ``target_in_flight`` per replica (up to
+    ``max_replicas``), drain surplus replicas once the pool has been oversized for
+    ``scale_down_after_s``. Pool copies refresh their replica list every ``refresh_s``."""
+
+    min_replicas: Annotated[int, Field(ge=1)] = 1
+    max_replicas: Annotated[int, Field(ge=1)] = 4
+    target_in_flight: Annotated[int, Field(ge=1)] = 8
+    scale_down_after_s: Annotated[float, Field(gt=0)] = 30.0
+    refresh_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}"
+            )
+        return self
+
+
 class RouterSettings(Section):
     request_classes: dict[str, RoutingPolicy] = Field(
         default_factory=lambda: {"analysis": RoutingPolicy.COST_AWARE}
@@ -204,6 +225,10 @@ class RouterSettings(Section):
     hedge: HedgeSettings = Field(default_factory=HedgeSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    # provider calls in flight at once per endpoint, per replica: the pool-wide bound is
+    # max_calls_per_provider x pool.max_replicas
+    max_calls_per_provider: Annotated[int, Field(ge=1)] = 8
+    pool: RouterPoolSettings = Field(default_factory=RouterPoolSettings)
 
     @model_validator(mode="after")
     def _check_chain(self) -> Self:
@@ -223,12 +248,40 @@ class VenueKind(StrEnum):
     CCXT = "ccxt"
 
 
+class VenueCredentials(BaseModel):
+    """A venue API key and secret, read from the environment; printed or dumped as stars."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: SecretStr
+    api_secret: SecretStr
+
+
 class VenueSettings(Section):
+    """The venue. Its API key and secret are never in the config (which is shown and
+    journaled): only the names of the environment variables holding them."""
+
     kind: VenueKind = VenueKind.PAPER
     exchange: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] = "binance"
     testnet: bool = True
     maker_fee_bps: Annotated[float, Field(ge=0, le=100)] = 2.0
     taker_fee_bps: Annotated[float, Field(ge=0, le=100)] = 4.0
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "RAYTRADER_VENUE_API_KEY"
+    api_secret_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = (
+        "RAYTRADER_VENUE_API_SECRET"  # noqa: S105 - a variable's name, not a secret
+    )
+    recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5_000
+
+    def credentials(self) -> VenueCredentials | None:
+        """The key and secret from ``api_key_env``/``api_secret_env``; None if neither is set,
+        a ``ValueError`` naming the missing variable if only one is."""
+        key, secret = os.environ.get(self.api_key_env), os.environ.get(self.api_secret_env)
+        if not key and not secret:
+            return None
+        if not key or not secret:
+            missing = self.api_secret_env if key else self.api_key_env
+            raise ValueError(f"venue credentials: {missing} is not set")
+        return VenueCredentials(api_key=SecretStr(key), api_secret=SecretStr(secret))
 
 
 class FeatureFlags(Section):

@@ -42,6 +42,12 @@ Now = Callable[[], datetime]
 _CALL_GRACE_S = 0.5
 
 
+def provider_endpoint(model: ModelConfig) -> str:
+    """The endpoint whose concurrent calls ``max_calls_per_provider`` bounds (its base URL,
+    or the provider's default endpoint)."""
+    return model.base_url or model.provider.value
+
+
 class UnknownRequestClassError(ValueError):
     """A request names a class that has no policy in ``router.request_classes``."""
 
@@ -130,6 +136,10 @@ class LLMRouter:
             settings.budget, now, spent_today_usd=spent_usd, spent_today_tokens=spent_tokens
         )
         self.counters = RouterCounters()
+        self._provider_slots = {
+            endpoint: asyncio.Semaphore(settings.max_calls_per_provider)
+            for endpoint in {provider_endpoint(m) for m in self.models.values()}
+        }
 
     # ------------------------------------------------------------------ public
 
@@ -301,6 +311,13 @@ class LLMRouter:
         """One provider call, parsed and recorded; never raises except on cancellation."""
         model = self.models[name]
         health = self.health[name]
+        async with self._provider_slots[provider_endpoint(model)]:
+            return await self._call(name, model, health, prompt)
+
+    async def _call(
+        self, name: str, model: ModelConfig, health: ModelHealth, prompt: Prompt
+    ) -> _Attempt:
+        """The call itself, holding one of the provider's slots (queueing is not latency)."""
         started = self._clock()
         self.counters.provider_calls += 1
         try:
