@@ -20,7 +20,7 @@ from trading.signals.calibration import (
     pool_adjacent_violators,
     reliability,
 )
-from trading.signals.history import score_history
+from trading.signals.history import calibrate, score_history
 
 
 def test_pool_adjacent_violators_pools_decreasing_runs_by_weight() -> None:
@@ -110,9 +110,10 @@ def test_reliability_report_on_real_data_calibrated_beats_naive(
     bars = real_bars(shared_data, symbol, "1h")
     history = score_history(bars, Timeframe.H1, (Timeframe.H1, Timeframe.H4, Timeframe.D1),
                             SignalSettings())  # fmt: skip
-    rows = history.fitted & np.isfinite(history.outcome)
-    calibrated = reliability(history.probability[rows], history.outcome[rows])
-    naive = reliability(naive_probability(history.score[rows]), history.outcome[rows])
+    read = calibrate(history, SignalSettings())
+    rows = read.fitted & np.isfinite(read.outcome)
+    calibrated = reliability(read.probability[rows], read.outcome[rows])
+    naive = reliability(naive_probability(history.score[rows]), read.outcome[rows])
     print(
         f"\n{symbol} 1h calibration ({calibrated.samples} outcomes, base rate "
         f"{calibrated.base_rate:.3f}): Brier calibrated {calibrated.brier:.4f} vs naive "

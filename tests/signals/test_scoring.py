@@ -24,7 +24,7 @@ from trading.signals.confluence import (
     regime_adjusted,
     timeframe_weights,
 )
-from trading.signals.history import score_history
+from trading.signals.history import calibrate, score_history
 from trading.signals.scoring import TimeframeScore, compose_signal
 
 SETTINGS = SignalSettings()
@@ -142,7 +142,9 @@ def test_scoring_is_deterministic(shared_data: Path) -> None:
     a = score_history(bars, Timeframe.H4, tfs, SETTINGS)
     b = score_history(bars, Timeframe.H4, tfs, SETTINGS)
     assert a.score.tolist() == b.score.tolist()
-    assert a.probability.tolist() == b.probability.tolist()
+    assert (
+        calibrate(a, SETTINGS).probability.tolist() == calibrate(b, SETTINGS).probability.tolist()
+    )
 
 
 @pytest.mark.parametrize("cut", [2_000, 5_555, 9_001])
@@ -157,7 +159,8 @@ def test_truncating_future_data_changes_no_past_score_or_probability(
     full = score_history(bars, Timeframe.H1, tfs, SETTINGS)
     part = score_history(bars.take(slice(0, cut)), Timeframe.H1, tfs, SETTINGS)
     assert part.score.tolist() == full.score[:cut].tolist()
-    assert part.probability.tolist() == full.probability[:cut].tolist()
+    part_probability = calibrate(part, SETTINGS).probability
+    assert part_probability.tolist() == calibrate(full, SETTINGS).probability[:cut].tolist()
     for tf in tfs:
         np.testing.assert_array_equal(part.timeframe_scores[tf], full.timeframe_scores[tf][:cut])
 

@@ -23,10 +23,17 @@ from trading.backtest.signals import StepSeries, history_steps, stream_steps
 from trading.backtest.trades import EntryNote, TradeRecord, round_trips
 from trading.backtest.venues import FillSettings, PaperVenue, SimVenue, Venue
 from trading.config import Settings, load_settings
-from trading.contracts import Fill, OrderDecision, OrderIntent, OrderStatus, Timeframe
+from trading.contracts import (
+    Fill,
+    OrderDecision,
+    OrderIntent,
+    OrderStatus,
+    Timeframe,
+)
 from trading.execution.desk import SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
 from trading.market.instruments import BINANCE_SPOT
+from trading.risk.drawdown import TradingState
 from trading.risk.engine import RiskPolicy
 from trading.risk.gate import RiskGate, RiskRequest
 from trading.risk.portfolio import Portfolio
@@ -175,7 +182,8 @@ def run_backtest(
         venue = SimVenue(data.bars, instruments, fill_settings)
     empty = np.zeros(0, dtype=np.int64)
     times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
-    cursor = dict.fromkeys(steps, 0)
+    wake = _signal_steps(steps, times, desk.lifecycle.settings.min_confidence)
+    recorded = dict.fromkeys(steps, 0)  # each symbol's step closes the desk has seen
     funding = {s: f for s, f in data.funding.items() if config.funding and s in steps}
     funding_at = dict.fromkeys(funding, 0)
     equity = np.empty(len(times))
@@ -186,14 +194,19 @@ def run_backtest(
     notes: dict[str, EntryNote] = {}
     funding_paid = Decimal(0)
     timeframes = settings.timeframes
-    for k, t_ms in enumerate(times.tolist()):
+    k = 0
+    while k < len(times):
+        t_ms = int(times[k])
         now = _time(t_ms)
         venue.advance_to(t_ms)
         step_list: list[SymbolStep] = []
+        at: dict[str, int] = {}
         for symbol, series in steps.items():
-            i = cursor[symbol]
+            i = int(np.searchsorted(series.time_ms, t_ms))
             if i < len(series) and series.time_ms[i] == t_ms:
-                cursor[symbol] = i + 1
+                at[symbol] = i
+                desk.record_closes(symbol, series.bars.close[recorded[symbol] : i].tolist())
+                recorded[symbol] = i + 1
                 base = data.bars[symbol]
                 step_list.append(
                     SymbolStep(
@@ -218,7 +231,7 @@ def run_backtest(
         venue.submit(approved)
         orders.extend(approved)
         decisions.extend(decided)
-        _note_entries(notes, requests, step_list, steps, cursor)
+        _note_entries(notes, requests, steps, at)
         got, ended = desk.on_updates(venue.take_updates())
         risk.on_fills(got)
         risk.release(s.client_order_id for s in ended if s.status is not OrderStatus.FILLED)
@@ -237,6 +250,19 @@ def run_backtest(
         after = risk.summary()
         equity[k] = float(after.equity)
         gross[k] = float(after.gross_exposure)
+        k += 1
+        if _idle(desk, risk):
+            # nothing can happen before the next signal strong enough to act on: the steps in
+            # between keep this equity, and funding events there find no position
+            wake_k = int(wake[np.searchsorted(wake, k)]) if k <= wake[-1] else len(times)
+            if wake_k > k:
+                equity[k:wake_k], gross[k:wake_k] = equity[k - 1], gross[k - 1]
+                for symbol, rates in funding.items():
+                    funding_at[symbol] = max(
+                        funding_at[symbol],
+                        int(np.searchsorted(rates.time_ms, times[wake_k - 1], side="right")),
+                    )
+                k = wake_k
     return BacktestResult(
         symbols=tuple(steps),
         step=min(timeframes, key=lambda tf: tf.seconds),
@@ -257,17 +283,15 @@ def run_backtest(
 def _note_entries(
     notes: dict[str, EntryNote],
     requests: list[RiskRequest],
-    step_list: list[SymbolStep],
     steps: Mapping[str, StepSeries],
-    cursor: Mapping[str, int],
+    at: Mapping[str, int],
 ) -> None:
     """Remember what each entry was based on (stop, confidence, patterns, regime)."""
     for request in requests:
         if request.stop_price is None:
             continue
         symbol = request.intent.symbol
-        series = steps[symbol]
-        i = cursor[symbol] - 1
+        series, i = steps[symbol], at[symbol]
         notes[request.intent.client_order_id] = EntryNote(
             stop_price=float(request.stop_price),
             confidence=request.confidence,
@@ -275,4 +299,29 @@ def _note_entries(
             regime=float(series.regime[i]),
             timeframe=series.step.value,
         )
-    del step_list
+
+
+def _signal_steps(
+    steps: Mapping[str, StepSeries],
+    times: np.ndarray[Any, np.dtype[np.int64]],
+    min_confidence: float,
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Indices into ``times`` where some symbol's signal is directional and confident enough
+    for the lifecycle to act on (enter when flat, exit on a reversal); a sentinel at the end."""
+    acting = [
+        s.time_ms[(s.direction != 0) & (s.confidence >= min_confidence)] for s in steps.values()
+    ]
+    at = np.searchsorted(times, np.unique(np.concatenate([*acting, times[:0]])))
+    return np.append(at, len(times)).astype(np.int64)
+
+
+def _idle(desk: TradingDesk, risk: RiskGate) -> bool:
+    """Flat and calm: no trade, order or position, and risk ACTIVE (no SAFE_MODE to release)."""
+    portfolio = risk.portfolio
+    return (
+        not desk.state.open_orders
+        and not desk.lifecycle.state.trades
+        and not portfolio.pending
+        and not portfolio.open_positions()
+        and portfolio.drawdown.state is TradingState.ACTIVE
+    )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import overload
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from trading.execution.desk import SymbolStepper
 from trading.indicators.engine import compute_batch
 from trading.market.frames import BarColumns
 from trading.market.replay import column_bars
+from trading.patterns import Detections
 from trading.patterns.series import FloatArray, IntArray
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.calibration import _fit_at, naive_probability
@@ -45,7 +47,7 @@ class StepSeries:
     direction: IntArray  # +1 long, -1 short, 0 neutral
     regime: FloatArray  # REGIME_CODE of the regime timeframe
     atr: FloatArray  # the step timeframe's ATR after the bar (NaN while warming up)
-    patterns: tuple[tuple[str, ...], ...]  # pattern kinds known on the step bar or recently
+    patterns: Sequence[tuple[str, ...]]  # pattern kinds known on the step bar or recently
     live_signals: tuple[Signal, ...] | None = None  # the stream's own Signals, when streamed
 
     def __len__(self) -> int:
@@ -154,22 +156,45 @@ def history_steps(
         _direction(score, settings.direction_threshold),
         regime,
         atr,
-        _pattern_tags(series, len(bars), settings.pattern_memory_bars),
+        PatternMemory(series.detections, len(bars), settings.pattern_memory_bars),
     )
 
 
-def _pattern_tags(series: object, n: int, memory: int) -> tuple[tuple[str, ...], ...]:
-    """Per step bar, the pattern kinds (with direction) known within the pattern memory."""
-    from trading.signals.history import TimeframeSeries
+class PatternMemory(Sequence[tuple[str, ...]]):
+    """Per step bar, the pattern kinds (with direction) known within the pattern memory:
+    ``kind:+`` is in step ``i``'s tags when such a hit became known at a bar in
+    ``(i - memory, i]``. Looked up on demand (only entries need it), not built per step."""
 
-    assert isinstance(series, TimeframeSeries)  # noqa: S101 - narrowing for the type checker
-    known: list[set[str]] = [set() for _ in range(n)]
-    for block in series.detections.blocks:
-        for at, direction in zip(block.known_at.tolist(), block.direction.tolist(), strict=True):
-            tag = f"{block.kind}:{'+' if direction > 0 else '-'}"
-            for j in range(int(at), min(int(at) + memory, n)):
-                known[j].add(tag)
-    return tuple(tuple(sorted(k)) for k in known)
+    def __init__(self, detections: Detections, n: int, memory: int) -> None:
+        known: dict[str, list[IntArray]] = {}
+        for block in detections.blocks:
+            for sign, tag in ((1, f"{block.kind}:+"), (-1, f"{block.kind}:-")):
+                rows = block.known_at[(block.direction > 0) == (sign > 0)]
+                known.setdefault(tag, []).append(rows.astype(np.int64))
+        self._known = {tag: np.sort(np.concatenate(parts)) for tag, parts in sorted(known.items())}
+        self._n, self._memory = n, memory
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, ...]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[tuple[str, ...]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, ...] | Sequence[tuple[str, ...]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(f"step {i} of {self._n}")
+        i %= self._n
+        lo = i - self._memory
+        return tuple(
+            tag
+            for tag, at in self._known.items()
+            if np.searchsorted(at, i, side="right") > np.searchsorted(at, lo, side="right")
+        )
 
 
 def stream_steps(

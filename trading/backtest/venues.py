@@ -11,6 +11,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+
 from trading.config import Settings
 from trading.contracts import (
     Fill,
@@ -98,6 +100,7 @@ class _Book:
     spec: InstrumentSpec
     index: int = -1
     budget: Decimal | None = None
+    budget_index: int = -1  # the bar ``budget`` belongs to (it is reset lazily, on a fill)
     orders: list[_Order] = field(default_factory=list)
 
     def price(self, column: str) -> Decimal:
@@ -126,18 +129,23 @@ class SimVenue:
     def _reset_budget(self, book: _Book) -> None:
         share = self.settings.volume_share
         book.budget = None if share is None else book.price("volume") * share
+        book.budget_index = book.index
 
     def advance_to(self, until_ms: int) -> None:
+        """Bars opened before ``until_ms`` become current in turn, resting orders matching on
+        each; a book without resting orders jumps straight to its last such bar."""
         self.now_ms = until_ms
         for book in self.books.values():
-            times = book.bars.open_time_ms
-            while book.index + 1 < len(times) and times[book.index + 1] < until_ms:
+            last = int(np.searchsorted(book.bars.open_time_ms, until_ms, side="left")) - 1
+            if not book.orders:
+                book.index = max(book.index, last)
+                continue
+            while book.index < last:
                 book.index += 1
                 self._reset_budget(book)
-                if book.orders:
-                    for order in list(book.orders):
-                        self._match(book, order, arriving=False)
-                    book.orders = [o for o in book.orders if o.is_open]
+                for order in list(book.orders):
+                    self._match(book, order, arriving=False)
+                book.orders = [o for o in book.orders if o.is_open]
 
     def rematch(self) -> None:
         """Match resting orders again at the current bar's open with a fresh volume budget."""
@@ -204,6 +212,8 @@ class SimVenue:
     def _fill(self, book: _Book, order: _Order, price: Decimal, maker: bool) -> None:
         lot = book.spec.lot_size
         quantity = order.remaining
+        if book.budget_index != book.index:
+            self._reset_budget(book)
         if book.budget is not None:
             quantity = min(quantity, _floor(book.budget, lot))
         if quantity <= 0:

@@ -203,10 +203,14 @@ class TradingDesk:
         """Step-timeframe close history per symbol (for risk's correlation table)."""
         for step in steps:
             if step.step_bar is not None:
-                history = self.state.closes.setdefault(step.symbol, [])
-                history.append(float(step.step_bar.close))
-                del history[: -self._window]
+                self.record_closes(step.symbol, (float(step.step_bar.close),))
         return self.state.closes
+
+    def record_closes(self, symbol: str, closes: Sequence[float]) -> None:
+        """Append step closes to a symbol's history (a backtest catching up on idle steps)."""
+        history = self.state.closes.setdefault(symbol, [])
+        history.extend(closes)
+        del history[: -self._window]
 
     # ------------------------------------------------------------------ decisions
 

@@ -107,7 +107,7 @@ def closed_index(
 
 @dataclass(frozen=True)
 class History:
-    """Per-base-bar cross-timeframe score, its calibrated probability and outcome."""
+    """Per-base-bar cross-timeframe score and each timeframe's series."""
 
     base: Timeframe
     open_time_ms: IntArray
@@ -115,10 +115,16 @@ class History:
     score: FloatArray
     timeframe_scores: dict[Timeframe, FloatArray]
     weights: dict[Timeframe, FloatArray]
+    series: dict[Timeframe, TimeframeSeries]
+
+
+@dataclass(frozen=True)
+class CalibratedHistory:
+    """A history's score read as a probability on the base bars, and each bar's outcome."""
+
     probability: FloatArray
     fitted: BoolArray
     outcome: FloatArray
-    series: dict[Timeframe, TimeframeSeries]
 
 
 def calibration_params(settings: SignalSettings) -> CalibrationParams:
@@ -138,7 +144,8 @@ def score_history(
     settings: SignalSettings,
     pattern_config: PatternConfig | None = None,
 ) -> History:
-    """Every timeframe scored, aligned to the base bars, combined and calibrated."""
+    """Every timeframe scored, aligned to the base bars and combined (``calibrate`` reads the
+    combined score as a probability; the backtest calibrates on its step bars instead)."""
     n = len(base_bars)
     raw_weight: dict[Timeframe, FloatArray] = {}
     aligned: dict[Timeframe, FloatArray] = {}
@@ -168,17 +175,13 @@ def score_history(
     for tf in timeframes:
         final = final + weights[tf] * np.nan_to_num(aligned[tf], nan=0.0)
     final = np.clip(final, -1.0, 1.0)
+    return History(base, base_bars.open_time_ms, base_bars.close, final, aligned, weights, series)
+
+
+def calibrate(history: History, settings: SignalSettings) -> CalibratedHistory:
+    """The live calibrator's probabilities over the base bars, and the outcomes it learns."""
     params = calibration_params(settings)
-    probability, fitted = calibrate_series(final, base_bars.close, params)
-    return History(
-        base,
-        base_bars.open_time_ms,
-        base_bars.close,
-        final,
-        aligned,
-        weights,
-        probability,
-        fitted,
-        outcomes(final, base_bars.close, params.horizon),
-        series,
+    probability, fitted = calibrate_series(history.score, history.close, params)
+    return CalibratedHistory(
+        probability, fitted, outcomes(history.score, history.close, params.horizon)
     )
