@@ -1,21 +1,29 @@
 """Venue adapter speaking Binance spot REST + the user-data WebSocket (``executionReport``).
 
-Used against the paper exchange; the same wire shapes as Binance (requests are not signed:
-a real account goes through the ccxt adapter). Failures are classified for the engine: a
-timeout, a dropped connection after the request went out, or a 5xx leaves the outcome unknown;
-a refused connection, 429 or -1021 (outside recvWindow) means the venue did not act.
+Used against the paper exchange; the same wire shapes as Binance. With an API key and secret,
+SIGNED endpoints (order place/query/cancel/amend, myTrades, account) carry ``timestamp``,
+``recvWindow`` and ``signature``, the hex HMAC-SHA256 of the exact query string keyed by the
+secret, as Binance's spot API specifies ("SIGNED (TRADE, USER_DATA) Endpoint security"); the
+key goes in ``X-MBX-APIKEY``. Failures are classified for the engine: a timeout, a dropped
+connection after the request went out, or a 5xx leaves the outcome unknown; a refused
+connection, 429 or -1021 (outside recvWindow) means the venue did not act.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from trading.contracts import Liquidity, OrderIntent, OrderStatus, OrderType, Quantity
 from trading.execution.gateway import (
@@ -66,6 +74,18 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def signature(total_params: str, secret: str) -> str:
+    """Binance's request signature: hex HMAC-SHA256 of totalParams (the query string
+    concatenated with the body) keyed by the API secret."""
+    return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_query(params: Mapping[str, str], secret: str) -> str:
+    """The query string of ``params`` with its ``signature`` appended."""
+    query = urlencode(params)
+    return f"{query}&signature={signature(query, secret)}"
+
+
 def order_params(intent: OrderIntent) -> dict[str, str]:
     """The ``POST /api/v3/order`` parameters of an intent; its client id is ``newClientOrderId``."""
     params = {
@@ -114,6 +134,10 @@ def execution_event(report: Mapping[str, Any]) -> OrderEventRecord | None:
     return OrderEventRecord(client_order_id=client_order_id, ts=from_ms(report["E"]), event=event)
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class BinanceUserStream:
     """The user-data WebSocket as batches of order events."""
 
@@ -146,7 +170,11 @@ class BinanceVenue:
         request_timeout_s: float = 2.0,
         recv_window_ms: int = 5_000,
         api_key: str | None = None,
+        api_secret: str | None = None,
     ) -> None:
+        """``api_secret`` (with ``api_key``) signs every SIGNED request; neither is logged."""
+        if api_secret is not None and not api_key:
+            raise ValueError("api_secret needs api_key")
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.recv_window_ms = recv_window_ms
@@ -154,17 +182,32 @@ class BinanceVenue:
         headers = {"X-MBX-APIKEY": api_key} if api_key else {}
         self._session: aiohttp.ClientSession | None = None
         self._headers = headers
+        self._secret = api_secret
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         return self._session
 
-    async def _call(self, method: str, path: str, params: Mapping[str, str]) -> Any:
+    def _url(self, path: str, params: Mapping[str, str], *, signed: bool) -> URL:
+        """The request URL with its query string built once, exactly as signed."""
+        if signed and self._secret is not None:
+            stamped = dict(params)
+            stamped.setdefault("recvWindow", str(self.recv_window_ms))
+            stamped.setdefault("timestamp", str(_now_ms()))
+            query = signed_query(stamped, self._secret)
+        else:
+            query = urlencode(params)
+        return URL(
+            f"{self.base_url}{path}?{query}" if query else self.base_url + path, encoded=True
+        )
+
+    async def _call(
+        self, method: str, path: str, params: Mapping[str, str], *, signed: bool = False
+    ) -> Any:
+        url = self._url(path, params, signed=signed)
         try:
-            async with self._http().request(
-                method, self.base_url + path, params=params
-            ) as response:
+            async with self._http().request(method, url) as response:
                 body = await response.text()
                 if response.status < 300:
                     return json.loads(body)
@@ -202,7 +245,7 @@ class BinanceVenue:
         params = order_params(intent)
         params["timestamp"] = str(timestamp_ms)
         params["recvWindow"] = str(self.recv_window_ms)
-        answer = await self._call("POST", "/api/v3/order", params)
+        answer = await self._call("POST", "/api/v3/order", params, signed=True)
         return PlaceAck(venue_order_id=str(answer["orderId"]), status=STATUSES[answer["status"]])
 
     async def query(self, symbol: str, client_order_id: str) -> VenueReport:
@@ -211,14 +254,20 @@ class BinanceVenue:
         now = datetime.now(UTC)
         try:
             order = await self._call(
-                "GET", "/api/v3/order", {"symbol": pair, "origClientOrderId": client_order_id}
+                "GET",
+                "/api/v3/order",
+                {"symbol": pair, "origClientOrderId": client_order_id},
+                signed=True,
             )
         except VenueError as error:
             if error.code == ORDER_NOT_FOUND:
                 return VenueReport(found=False, ts=now)
             raise
         trades = await self._call(
-            "GET", "/api/v3/myTrades", {"symbol": pair, "orderId": str(order["orderId"])}
+            "GET",
+            "/api/v3/myTrades",
+            {"symbol": pair, "orderId": str(order["orderId"])},
+            signed=True,
         )
         status = STATUSES[order["status"]]
         return VenueReport(
@@ -243,7 +292,7 @@ class BinanceVenue:
 
     async def cancel(self, symbol: str, client_order_id: str) -> None:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
-        await self._call("DELETE", "/api/v3/order", params)
+        await self._call("DELETE", "/api/v3/order", params, signed=True)
 
     async def amend(self, symbol: str, client_order_id: str, quantity: Quantity) -> None:
         params = {
@@ -251,10 +300,10 @@ class BinanceVenue:
             "origClientOrderId": client_order_id,
             "newQty": format(quantity, "f"),
         }
-        await self._call("PUT", "/api/v3/order/amend/keepPriority", params)
+        await self._call("PUT", "/api/v3/order/amend/keepPriority", params, signed=True)
 
     async def balances(self) -> dict[str, Decimal]:
-        answer = await self._call("GET", "/api/v3/account", {})
+        answer = await self._call("GET", "/api/v3/account", {}, signed=True)
         return {b["asset"]: Decimal(b["free"]) + Decimal(b["locked"]) for b in answer["balances"]}
 
     async def ping(self) -> None:

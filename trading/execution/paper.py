@@ -1,34 +1,45 @@
-"""The paper exchange: a local Binance-compatible venue matching orders against replayed bars.
+"""The paper exchange: a local Binance-compatible venue matching orders against real bars.
 
 REST (``/api/v3/order``, ``/api/v3/myTrades``, ``/api/v3/account``, ...) and a user-data
-WebSocket pushing ``executionReport`` events, on 127.0.0.1. Orders match against real bars:
-market, limit and stop orders, partial fills bounded by a share of each bar's volume,
-maker/taker fees charged in the quote asset, latency. Fault injection: outage (the port closes),
-timeouts after accept, rate-limit storms (429 + Retry-After), partial-fill storms, duplicate and
-out-of-order events. Every order ever accepted is kept by client id; a repeated client id is
-refused with -2010 and counted in ``duplicate_attempts``: the proof that nothing was sent twice.
+WebSocket pushing ``executionReport`` events, on 127.0.0.1. Orders match against real bars,
+loaded from files (replay) or appended as they close (live, ``append_bars`` or
+``POST /_paper/bars``): market, limit and stop orders, partial fills bounded by a share of each
+bar's volume, maker/taker fees charged in the quote asset, latency. Started with an API key and
+secret it checks SIGNED requests as Binance does (HMAC-SHA256 signature, recvWindow).
+Fault injection: outage (the port closes), timeouts after accept, rate-limit storms
+(429 + Retry-After), partial-fill storms, duplicate and out-of-order events. Every order ever
+accepted is kept by client id; a repeated client id is refused with -2010 and counted in
+``duplicate_attempts``: the proof that nothing was sent twice.
 
-Run it alone: ``python -m trading.execution.paper --port 0 --data BTC/USDT=FILE``.
+Run it alone: ``python -m trading.execution.paper --port 0 --data BTC/USDT=FILE``
+(``--symbol ETH/USDT`` for a symbol with no file, fed over ``POST /_paper/bars``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import hmac
 import json
+import os
 import random
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from trading.contracts import MarketBar, epoch_us
+from trading.execution.binance import signature
 from trading.execution.gateway import InstrumentRules
 from trading.execution.rules import binance_spot_rules
 from trading.market.instruments import venue_symbol
@@ -36,6 +47,20 @@ from trading.market.instruments import venue_symbol
 QUOTE_PLACES = Decimal("0.00000001")
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")
 INITIAL_QUOTE = Decimal(1_000_000_000)
+API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{64}")  # Binance API keys: 64 letters and digits
+MAX_RECV_WINDOW_MS = 60_000
+FUTURE_TOLERANCE_MS = 1_000  # Binance refuses timestamps this far ahead of its clock
+# Binance's SIGNED (TRADE, USER_DATA) endpoints that this exchange serves, and USER_STREAM ones
+SIGNED_ENDPOINTS = frozenset(
+    {
+        ("POST", "/api/v3/order"),
+        ("GET", "/api/v3/order"),
+        ("DELETE", "/api/v3/order"),
+        ("PUT", "/api/v3/order/amend/keepPriority"),
+        ("GET", "/api/v3/myTrades"),
+        ("GET", "/api/v3/account"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +71,36 @@ class PaperBar:
     low: Decimal
     close: Decimal
     volume: Decimal
+
+    @classmethod
+    def of(cls, bar: MarketBar) -> PaperBar:
+        """The exchange's copy of a closed bar from a feed."""
+        open_ms = epoch_us(bar.open_time) // 1000
+        return cls(open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
+
+class BarError(ValueError):
+    """A bar the exchange cannot take, naming its field (``BTC/USDT[2].high``) and value."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(f"{field}={value!r}: {reason}")
+        self.field, self.value, self.reason = field, value, reason
+
+
+def _check_bar(bar: PaperBar, where: str) -> None:
+    prices = {"open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close}
+    for name, value in (*prices.items(), ("volume", bar.volume)):
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise BarError(f"{where}.{name}", value, "expected a finite decimal")
+    for name, value in prices.items():
+        if value <= 0:
+            raise BarError(f"{where}.{name}", value, "must be above 0")
+    if bar.volume < 0:
+        raise BarError(f"{where}.volume", bar.volume, "must be 0 or more")
+    if bar.high < max(bar.open, bar.close, bar.low):
+        raise BarError(f"{where}.high", bar.high, "below the bar's open, close or low")
+    if bar.low > min(bar.open, bar.close):
+        raise BarError(f"{where}.low", bar.low, "above the bar's open or close")
 
 
 def load_bars(path: Path | str, start_row: int = 0, rows: int | None = None) -> list[PaperBar]:
@@ -186,7 +241,11 @@ def _floor_to(value: Decimal, step: Decimal) -> Decimal:
 
 
 class PaperExchange:
-    """The matching engine and account, without I/O: orders in, execution reports out."""
+    """The matching engine and account, without I/O: orders in, execution reports out.
+
+    ``bars`` maps each tradable symbol to its bars; an empty sequence makes a symbol whose bars
+    arrive later through ``append_bars``. Either way the first bar held is the current one
+    until the clock moves, so appended bars match exactly as the same bars loaded up front."""
 
     def __init__(
         self,
@@ -227,7 +286,52 @@ class PaperExchange:
         return self.bars[symbol][self.bar_index[symbol]]
 
     def _bar_budget(self, symbol: str) -> Decimal:
+        if not self.bars[symbol]:
+            return Decimal(0)
         return self.bar(symbol).volume * self.volume_share
+
+    def append_bars(self, symbol: str, bars: Sequence[PaperBar]) -> int:
+        """Append closed bars of one symbol as they arrive; see ``append``."""
+        return self.append({symbol: bars})
+
+    def append(self, batch: Mapping[str, Sequence[PaperBar]]) -> int:
+        """Append closed bars of several symbols, all or nothing: every bar is checked (a
+        known symbol, sane OHLCV, opening after the bar before it) before any is kept, so a
+        refused batch leaves the exchange as it was. A bar equal to one already held is
+        skipped (a retried batch); one that differs is refused. Returns the bars added."""
+        fresh: dict[str, list[PaperBar]] = {}
+        for symbol, bars in batch.items():
+            key = venue_symbol(symbol)
+            if key not in self.bars:
+                raise BarError(symbol, symbol, f"unknown symbol; known: {sorted(self.bars)}")
+            fresh[key] = self._new_bars(key, symbol, bars)
+        for key, bars in fresh.items():
+            first = not self.bars[key]
+            self.bars[key].extend(bars)
+            if first:
+                self.budget[key] = self._bar_budget(key)
+        return sum(len(bars) for bars in fresh.values())
+
+    def _new_bars(self, key: str, symbol: str, bars: Sequence[PaperBar]) -> list[PaperBar]:
+        held = self.bars[key]
+        last_ms = held[-1].open_time_ms if held else None
+        fresh: list[PaperBar] = []
+        for i, bar in enumerate(bars):
+            where = f"{symbol}[{i}]"
+            _check_bar(bar, where)
+            if last_ms is None or bar.open_time_ms > last_ms:
+                fresh.append(bar)
+                last_ms = bar.open_time_ms
+                continue
+            at = bisect.bisect_left(held, bar.open_time_ms, key=lambda b: b.open_time_ms)
+            if fresh or at == len(held) or held[at] != bar:
+                raise BarError(
+                    f"{where}.open_time_ms",
+                    bar.open_time_ms,
+                    f"not after the bar before it (opening at {last_ms}) "
+                    "and not a bar already held",
+                )
+        return fresh
 
     def event_time_ms(self) -> int:
         """Time stamped on orders and trades: the replay's clock when driven, else the wall."""
@@ -254,6 +358,8 @@ class PaperExchange:
     def step(self) -> None:
         """Advance every symbol one bar (holding at the last) and match resting orders."""
         for symbol, bars in self.bars.items():
+            if not bars:
+                continue
             self.bar_index[symbol] = min(self.bar_index[symbol] + 1, len(bars) - 1)
             self.budget[symbol] = self._bar_budget(symbol)
         for order in list(self.orders.values()):
@@ -267,6 +373,8 @@ class PaperExchange:
         symbol = _param(params, "symbol")
         if symbol not in self.bars:
             raise BinanceError(400, -1121, "Invalid symbol.")
+        if not self.bars[symbol]:
+            raise BinanceError(400, -1013, "Market is closed.")
         side = _param(params, "side")
         if side not in ("BUY", "SELL"):
             raise BinanceError(400, -1102, "Param 'side' must be BUY or SELL.")
@@ -468,6 +576,7 @@ class PaperExchange:
             "accepted": len(self.orders),
             "duplicate_attempts": self.duplicate_attempts,
             "bar_index": self.bar_index,
+            "bars_held": {s: len(bars) for s, bars in self.bars.items()},
             "balances": {a: format(v, "f") for a, v in self.balances.items()},
             "orders": {
                 cid: {
@@ -479,6 +588,46 @@ class PaperExchange:
                 for cid, o in self.orders.items()
             },
         }
+
+
+def _unsigned(raw: str) -> str:
+    """A raw query string or form body without its ``signature`` parameter."""
+    return "&".join(p for p in raw.split("&") if p and not p.startswith("signature="))
+
+
+def _integer(params: Mapping[str, str], name: str) -> int:
+    text = _param(params, name)
+    if not text.isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(text)
+
+
+def _decimal_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError('expected a decimal string, e.g. "60000.5"')
+    return value
+
+
+DecimalText = Annotated[Decimal, BeforeValidator(_decimal_text), Field(allow_inf_nan=False)]
+
+
+class BarIn(BaseModel):
+    """One closed bar as ``POST /_paper/bars`` takes it (prices as decimal strings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    open_time_ms: Annotated[int, Field(strict=True, ge=0)]
+    open: DecimalText
+    high: DecimalText
+    low: DecimalText
+    close: DecimalText
+    volume: DecimalText
+
+
+class BarBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bars: dict[str, list[BarIn]]
 
 
 def _param(params: Mapping[str, str], name: str) -> str:
@@ -513,7 +662,16 @@ class PaperServer:
         bar_interval_ms: int = 50,
         host: str = "127.0.0.1",
         port: int = 0,
+        api_key: str | None = None,
+        api_secret: str | None = None,
     ) -> None:
+        """With ``api_key`` and ``api_secret`` every SIGNED endpoint requires that key in
+        ``X-MBX-APIKEY``, a valid signature and a timestamp within its recvWindow."""
+        if (api_key is None) != (api_secret is None):
+            raise ValueError("api_key and api_secret go together")
+        if api_key is not None and not API_KEY_FORMAT.fullmatch(api_key):
+            raise ValueError("api_key: expected 64 letters and digits")
+        self._api_key, self._api_secret = api_key, api_secret
         self.exchange = exchange
         self.bar_interval_ms = bar_interval_ms
         self.host, self.port = host, port
@@ -541,6 +699,7 @@ class PaperServer:
                 web.post("/_paper/faults", self._set_faults),
                 web.post("/_paper/outage", self._outage),
                 web.post("/_paper/clock", self._advance_clock),
+                web.post("/_paper/bars", self._append_bars),
             ]
         )
         self.app = app
@@ -623,16 +782,51 @@ class PaperServer:
     # ----------------------------------------------------------------- handlers
 
     async def _params(self, request: web.Request) -> dict[str, str]:
+        """A SIGNED endpoint's parameters (query string and form body), authenticated."""
         params = dict(request.query)
-        if request.can_read_body:
-            params.update({k: str(v) for k, v in (await request.post()).items()})
+        body = await request.text() if request.can_read_body else ""
+        params.update(parse_qsl(body, keep_blank_values=True))
+        if self._api_secret is not None:
+            self._check_api_key(request)
+            self._check_signature(request.rel_url.raw_query_string, body, params)
+        self._check_window(params)
         return params
 
+    def _check_api_key(self, request: web.Request) -> None:
+        if self._api_key is None:
+            return
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not API_KEY_FORMAT.fullmatch(key):
+            raise BinanceError(401, -2014, "API-key format invalid.")
+        if not hmac.compare_digest(key, self._api_key):
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+
+    def _check_signature(self, raw_query: str, body: str, params: Mapping[str, str]) -> None:
+        """Binance: the signature is the HMAC-SHA256 of totalParams, the query string
+        concatenated with the body (each without its ``signature`` parameter)."""
+        assert self._api_secret is not None  # noqa: S101 - only called when signing
+        sent = _param(params, "signature").lower()
+        _param(params, "timestamp")
+        total_params = _unsigned(raw_query) + _unsigned(body)
+        if not hmac.compare_digest(signature(total_params, self._api_secret), sent):
+            raise BinanceError(400, -1022, "Signature for this request is not valid.")
+
     def _check_window(self, params: Mapping[str, str]) -> None:
+        """Binance's timing rule: ``timestamp < serverTime + 1000`` and
+        ``serverTime - timestamp <= recvWindow`` (default 5000, at most 60000)."""
         if "timestamp" not in params:
             return
-        window = int(params.get("recvWindow", "5000"))
-        if _now_ms() > int(params["timestamp"]) + window:
+        timestamp, window = _integer(params, "timestamp"), 5_000
+        if "recvWindow" in params:
+            window = _integer(params, "recvWindow")
+        if not 0 < window <= MAX_RECV_WINDOW_MS:
+            raise BinanceError(400, -1131, "recvWindow must be less than 60000")
+        now = _now_ms()
+        if timestamp >= now + FUTURE_TOLERANCE_MS:
+            raise BinanceError(
+                400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - timestamp > window:
             raise BinanceError(
                 400, -1021, "Timestamp for this request is outside of the recvWindow."
             )
@@ -645,7 +839,6 @@ class PaperServer:
 
     async def _place(self, request: web.Request) -> web.Response:
         params = await self._params(request)
-        self._check_window(params)
         order = self.exchange.place(params)
         self._publish()
         faults = self.exchange.faults
@@ -686,6 +879,7 @@ class PaperServer:
         return web.json_response(sorted(trades, key=lambda t: t["id"]))
 
     async def _account(self, request: web.Request) -> web.Response:
+        await self._params(request)
         balances = [
             {"asset": a, "free": format(v, "f"), "locked": "0"}
             for a, v in self.exchange.balances.items()
@@ -693,6 +887,7 @@ class PaperServer:
         return web.json_response({"accountType": "SPOT", "balances": balances})
 
     async def _listen_key(self, request: web.Request) -> web.Response:
+        self._check_api_key(request)  # a USER_STREAM endpoint: the key, no signature
         return web.json_response({"listenKey": f"paper{self.exchange.random.getrandbits(64):x}"})
 
     async def _user_stream(self, request: web.Request) -> web.WebSocketResponse:
@@ -744,6 +939,28 @@ class PaperServer:
         stepped = self.advance_to(int(body["until_ms"]))
         return web.json_response({"stepped": stepped, "bar_index": self.exchange.bar_index})
 
+    async def _append_bars(self, request: web.Request) -> web.Response:
+        """``POST /_paper/bars {"bars": {"BTC/USDT": [{"open_time_ms": T, "open": "6.1", ...}]}}``:
+        ``append`` over HTTP, all or nothing; a bad bar is a 400 naming its field."""
+        try:
+            batch = BarBatch.model_validate_json(await request.read())
+            added = self.exchange.append(
+                {
+                    s: [PaperBar(**bar.model_dump()) for bar in bars]
+                    for s, bars in batch.bars.items()
+                }
+            )
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "<body>"
+            return web.json_response({"field": field, "msg": first["msg"]}, status=400)
+        except BarError as error:
+            return web.json_response(
+                {"field": f"bars.{error.field}", "msg": error.reason}, status=400
+            )
+        held = {s: len(bars) for s, bars in self.exchange.bars.items()}
+        return web.json_response({"added": added, "bars_held": held})
+
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.exchange.stats())
 
@@ -776,13 +993,27 @@ def parse_data_args(items: Iterable[str]) -> dict[str, Path]:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    bars = {
-        symbol: load_bars(path, args.start_row, args.rows)
-        for symbol, path in parse_data_args(args.data).items()
-    }
+    bars: dict[str, list[PaperBar]] = {symbol: [] for symbol in args.symbol}
+    for symbol, path in parse_data_args(args.data).items():
+        bars[symbol] = load_bars(path, args.start_row, args.rows)
+    if not bars:
+        raise SystemExit("give --data SYMBOL=PATH or --symbol SYMBOL")
     faults = Faults.model_validate_json(args.faults) if args.faults else Faults()
     exchange = PaperExchange(bars, faults=faults, seed=args.seed)
-    server = PaperServer(exchange, bar_interval_ms=args.bar_interval_ms, port=args.port)
+    api_key = api_secret = None
+    if args.credentials_env:
+        key_env, _, secret_env = args.credentials_env.partition(":")
+        missing = [name for name in (key_env, secret_env) if not os.environ.get(name)]
+        if missing:
+            raise SystemExit(f"--credentials-env: {', '.join(missing)} not set")
+        api_key, api_secret = os.environ[key_env], os.environ[secret_env]
+    server = PaperServer(
+        exchange,
+        bar_interval_ms=args.bar_interval_ms,
+        port=args.port,
+        api_key=api_key,
+        api_secret=api_secret,
+    )
     await server.start()
     print(f"PAPER LISTENING {server.port}", flush=True)
     stop = asyncio.Event()
@@ -798,12 +1029,21 @@ async def _serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m trading.execution.paper", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--data", action="append", required=True, help="SYMBOL=PATH, repeatable")
+    parser.add_argument("--data", action="append", default=[], help="SYMBOL=PATH, repeatable")
+    parser.add_argument(
+        "--symbol", action="append", default=[], help="a symbol with no file, fed by /_paper/bars"
+    )
     parser.add_argument("--start-row", type=int, default=0)
     parser.add_argument("--rows", type=int, default=5_000)
     parser.add_argument("--bar-interval-ms", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--faults", default="", help="Faults as JSON")
+    parser.add_argument(
+        "--credentials-env",
+        default="",
+        metavar="KEY_ENV:SECRET_ENV",
+        help="require SIGNED requests with the API key and secret in these variables",
+    )
     asyncio.run(_serve(parser.parse_args(argv)))
 
 
