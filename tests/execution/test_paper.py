@@ -9,7 +9,14 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from trading.execution.paper import BinanceError, Faults, PaperBar, PaperExchange, PaperServer
+from trading.execution.paper import (
+    BarError,
+    BinanceError,
+    Faults,
+    PaperBar,
+    PaperExchange,
+    PaperServer,
+)
 
 
 def bar(
@@ -196,3 +203,125 @@ def test_manual_clock_steps_bars_and_stamps_fills_with_market_time() -> None:
     assert order.trades[0].price == Decimal("60021")
     assert order.trades[0].time_ms == start + 900_000
     assert exchange.advance_to(start + 10 * 300_000) == 1, "holds at the last bar"
+
+
+def trade_tape(paper: PaperExchange) -> list[tuple[str, Decimal, Decimal, bool, Decimal, int]]:
+    return [
+        (o.client_order_id, t.price, t.qty, t.is_maker, t.commission, t.time_ms)
+        for o in paper.orders.values()
+        for t in o.trades
+    ]
+
+
+def test_bars_appended_as_they_arrive_match_exactly_as_the_same_bars_from_a_file() -> None:
+    """Market at the current close, a resting limit (maker), a stop triggered on a later bar,
+    and the volume budget: an exchange fed bar by bar as the clock moves fills the same trades
+    at the same prices and times as one that loaded every bar up front."""
+    loaded, fed = exchange(), PaperExchange({"SOL/USDT": []})
+    t0, t1, t3 = (BARS[i].open_time_ms + 1 for i in (0, 1, 3))
+    steps = [
+        (t0, BARS[:1], [order("m1"), order("lim", type="LIMIT", price="97.50")]),
+        (t1, BARS[1:3], [order("stop", type="STOP_LOSS", stopPrice="103.50")]),
+        (t3, BARS[3:], [order("big", quantity="0.500")]),
+    ]
+    for until_ms, bars, placed in steps:
+        assert fed.append_bars("SOL/USDT", bars) == len(bars)
+        for paper in (loaded, fed):
+            paper.advance_to(until_ms)
+            for params in placed:
+                paper.place(params)
+    assert (
+        trade_tape(fed)
+        == trade_tape(loaded)
+        == [
+            ("m1", Decimal("100.00"), Decimal("1.000"), False, Decimal("0.1"), t0),
+            ("lim", Decimal("97.50"), Decimal("1.000"), True, Decimal("0.0975"), t1),
+            ("stop", Decimal("103.50"), Decimal("1.000"), False, Decimal("0.1035"), t3),
+            ("big", Decimal("102.50"), Decimal("0.100"), False, Decimal("0.01025"), t3),
+        ]
+    )
+    assert fed.bar_index == loaded.bar_index == {"SOLUSDT": 3}
+    assert fed.balances == loaded.balances
+    assert fed.orders["big"].status == "PARTIALLY_FILLED"
+
+
+def test_an_order_before_the_first_bar_is_refused_as_market_closed() -> None:
+    fed = PaperExchange({"SOL/USDT": []})
+    with pytest.raises(BinanceError) as refused:
+        fed.place(order("early"))
+    assert (refused.value.code, refused.value.msg) == (-1013, "Market is closed.")
+    fed.step()  # the bar clock holds a symbol with no bars
+    assert fed.orders == {}
+    fed.append_bars("SOL/USDT", BARS[:1])
+    assert fed.place(order("early")).status == "FILLED"
+
+
+def test_a_bad_bar_refuses_its_whole_batch_naming_the_field_and_keeps_what_was_held() -> None:
+    fed = PaperExchange({"SOL/USDT": [], "BTC/USDT": []})
+    fed.append_bars("SOL/USDT", BARS[:2])
+    upside_down = bar("98.00", "97.00", "99.00", "98.00", minute=2)
+    cases = [
+        ({"BTC/USDT": BARS[:1], "SOL/USDT": [BARS[2], upside_down]}, "SOL/USDT[1].high"),
+        ({"SOL/USDT": [bar("98.00", "99.00", "98.50", "98.00", minute=2)]}, "SOL/USDT[0].low"),
+        ({"SOL/USDT": [bar("0", "99.00", "97.00", "98.00", minute=2)]}, "SOL/USDT[0].open"),
+        ({"SOL/USDT": [bar("98", "99", "97", "98", volume="-1", minute=2)]}, "SOL/USDT[0].volume"),
+        ({"SOL/USDT": [BARS[3], BARS[2]]}, "SOL/USDT[1].open_time_ms"),
+        ({"SOL/USDT": [bar("1", "2", "1", "2", minute=1)]}, "SOL/USDT[0].open_time_ms"),
+        ({"DOGE/USDT": BARS[2:3]}, "DOGE/USDT"),
+    ]
+    for batch, field in cases:
+        with pytest.raises(BarError) as refused:
+            fed.append(batch)
+        assert refused.value.field == field
+        assert fed.bars == {"SOLUSDT": BARS[:2], "BTCUSDT": []}
+    assert fed.append_bars("SOL/USDT", BARS[:3]) == 1, "a retried batch adds only the new bar"
+    assert fed.bars["SOLUSDT"] == BARS[:3]
+
+
+def test_bars_posted_over_http_are_appended_and_bad_ones_answer_400_naming_the_field() -> None:
+    def wire(b: PaperBar) -> dict[str, object]:
+        return {
+            "open_time_ms": b.open_time_ms,
+            **{k: str(getattr(b, k)) for k in ("open", "high", "low", "close", "volume")},
+        }
+
+    async def run() -> None:
+        fed = PaperExchange({"SOL/USDT": []})
+        server = PaperServer(fed, bar_interval_ms=0)
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = f"{server.url}/_paper/bars"
+                ok = await http.post(url, json={"bars": {"SOL/USDT": [wire(b) for b in BARS[:2]]}})
+                assert (ok.status, await ok.json()) == (
+                    200,
+                    {"added": 2, "bars_held": {"SOLUSDT": 2}},
+                )
+                float_price = {**wire(BARS[2]), "close": 103.0}
+                bad_geometry = {**wire(BARS[2]), "high": "90.00"}
+                missing = {k: v for k, v in wire(BARS[2]).items() if k != "volume"}
+                answers = []
+                for bad in (float_price, bad_geometry, missing):
+                    body = {"bars": {"SOL/USDT": [wire(BARS[2]), bad]}}
+                    answer = await http.post(url, json=body)
+                    answers.append((answer.status, (await answer.json())["field"]))
+                not_json = await http.post(url, data=b"{bars")
+                answers.append((not_json.status, (await not_json.json())["field"]))
+                assert answers == [
+                    (400, "bars.SOL/USDT[1].close"),
+                    (400, "bars.SOL/USDT[1].high"),
+                    (400, "bars.SOL/USDT[1].volume"),
+                    (400, "<body>"),
+                ]
+                assert fed.bars["SOLUSDT"] == BARS[:2]
+                clock = await http.post(
+                    f"{server.url}/_paper/clock", json={"until_ms": BARS[1].open_time_ms + 1}
+                )
+                assert (await clock.json())["bar_index"] == {"SOLUSDT": 1}
+                placed = await http.post(f"{server.url}/api/v3/order", params=order("h"))
+                body = await placed.json()
+                assert (body["status"], body["cummulativeQuoteQty"]) == ("FILLED", "98.00000000")
+        finally:
+            await server.stop()
+
+    asyncio.run(run())

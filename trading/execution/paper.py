@@ -952,8 +952,10 @@ class PaperServer:
             )
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
-            field = ".".join(str(part) for part in first["loc"]) or "<body>"
-            return web.json_response({"field": field, "msg": first["msg"]}, status=400)
+            field = "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+            ).lstrip(".")
+            return web.json_response({"field": field or "<body>", "msg": first["msg"]}, status=400)
         except BarError as error:
             return web.json_response(
                 {"field": f"bars.{error.field}", "msg": error.reason}, status=400
