@@ -4,11 +4,13 @@ SymbolStepper/SymbolAnalysis ones, and SimVenue fills equal the real PaperExchan
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
-from trading.backtest.data import MarketData
-from trading.backtest.engine import BacktestConfig, run_backtest, symbol_steps
+from trading.backtest.data import MarketData, Window, load_market, parse_day
+from trading.backtest.engine import BacktestConfig, run_backtest, symbol_steps, with_params
+from trading.contracts import Timeframe
 
 
 def _key(result: object) -> list[tuple[str, str, str, str]]:
@@ -52,3 +54,29 @@ def test_backtest_orders_equal_live_path_with_the_paper_exchange(
 def test_same_inputs_same_orders_twice(reference_data: MarketData) -> None:
     config = BacktestConfig()
     assert _key(run_backtest(reference_data, config)) == _key(run_backtest(reference_data, config))
+
+
+def test_skipping_idle_steps_changes_nothing(spot_dir: Path, shared_data: Path) -> None:
+    """The fast path jumps from a flat, calm step to the next signal strong enough to act on;
+    stepping every bar through desk, risk and venue (the reference) gives the same orders,
+    decisions, fills, funding and equity curve, on three symbols with perpetual funding."""
+    data = load_market(
+        spot_dir,
+        ("BTC/USDT", "ETH/USDT", "SOL/USDT"),
+        Timeframe.M5,
+        Window(parse_day("2025-02-01"), parse_day("2025-03-15")),
+        funding_dir=shared_data / "binance_futures_2025",
+    )
+    config = with_params(BacktestConfig(), {"lifecycle.min_confidence": 0.52})
+    steps = symbol_steps(data, config)
+    fast = run_backtest(data, config, steps)
+    every = run_backtest(data, replace(config, skip_idle=False), steps)
+    assert len(fast.orders) > 20
+    assert fast.funding_paid != 0
+    assert [o.model_dump() for o in fast.orders] == [o.model_dump() for o in every.orders]
+    assert [d.model_dump() for d in fast.decisions] == [d.model_dump() for d in every.decisions]
+    assert [f.model_dump() for f in fast.fills] == [f.model_dump() for f in every.fills]
+    assert fast.funding_paid == every.funding_paid
+    assert fast.equity.tolist() == every.equity.tolist()
+    assert fast.gross_exposure.tolist() == every.gross_exposure.tolist()
+    assert fast.trades == every.trades

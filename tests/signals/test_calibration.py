@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.patterns.bars import real_bars
 from trading.config import SignalSettings
@@ -16,6 +18,7 @@ from trading.signals.calibration import (
     Calibrator,
     calibrate_series,
     fit_calibration,
+    linear_quantiles,
     naive_probability,
     pool_adjacent_violators,
     reliability,
@@ -123,3 +126,16 @@ def test_reliability_report_on_real_data_calibrated_beats_naive(
     assert calibrated.ece < naive.ece
     assert calibrated.ece < ECE_BOUND
     assert calibrated.brier < naive.brier
+
+
+@given(
+    st.lists(
+        st.floats(min_value=0.0, max_value=1.0, allow_subnormal=False), min_size=1, max_size=400
+    ),
+    st.integers(min_value=2, max_value=100),
+)
+def test_linear_quantiles_equal_numpy_quantile_bit_for_bit(values: list[float], bins: int) -> None:
+    """The refit's quantile bin edges are numpy's default (Hyndman & Fan type 7) exactly."""
+    q = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    strength = np.array(values)
+    assert linear_quantiles(strength, q).tolist() == np.quantile(strength, q).tolist()

@@ -54,6 +54,7 @@ class BacktestConfig:
     venue: VenueKind = "sim"
     funding: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
+    skip_idle: bool = True  # False: every step through the desk (the skip's reference)
 
     def lifecycle_or_default(self) -> LifecycleSettings:
         return self.lifecycle or LifecycleSettings.from_settings(self.settings)
@@ -251,7 +252,7 @@ def run_backtest(
         equity[k] = float(after.equity)
         gross[k] = float(after.gross_exposure)
         k += 1
-        if _idle(desk, risk):
+        if config.skip_idle and _idle(desk, risk):
             # nothing can happen before the next signal strong enough to act on: the steps in
             # between keep this equity, and funding events there find no position
             wake_k = int(wake[np.searchsorted(wake, k)]) if k <= wake[-1] else len(times)

@@ -19,14 +19,12 @@ import numpy as np
 from trading.config import SignalSettings
 from trading.contracts import Direction, MarketBar, Signal, Timeframe
 from trading.execution.desk import SymbolStepper
-from trading.indicators.engine import compute_batch
 from trading.market.frames import BarColumns
 from trading.market.replay import column_bars
 from trading.patterns import Detections
 from trading.patterns.series import FloatArray, IntArray
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.calibration import _fit_at, naive_probability
-from trading.signals.confluence import KEYS
 from trading.signals.history import calibration_params, closed_index, score_history
 from trading.signals.scoring import REGIME_CODE
 
@@ -143,8 +141,7 @@ def history_steps(
         regime_series.bars.open_time_ms, regime_series.timeframe, base_bars.open_time_ms, base
     )[at]
     regime = np.where(r_at >= 0, regime_series.regime[np.maximum(r_at, 0)], 0.0)
-    values = compute_batch(bars.high, bars.low, bars.close, bars.volume, bars.open_time_ms)
-    atr = np.asarray(values[KEYS.atr], dtype=np.float64)
+    atr = np.asarray(series.atr[done], dtype=np.float64)  # causal: the prefix's own ATR
     return StepSeries(
         symbol,
         step,
@@ -168,11 +165,16 @@ class PatternMemory(Sequence[tuple[str, ...]]):
     def __init__(self, detections: Detections, n: int, memory: int) -> None:
         known: dict[str, list[IntArray]] = {}
         for block in detections.blocks:
-            for sign, tag in ((1, f"{block.kind}:+"), (-1, f"{block.kind}:-")):
-                rows = block.known_at[(block.direction > 0) == (sign > 0)]
-                known.setdefault(tag, []).append(rows.astype(np.int64))
-        self._known = {tag: np.sort(np.concatenate(parts)) for tag, parts in sorted(known.items())}
-        self._n, self._memory = n, memory
+            for positive, tag in ((True, f"{block.kind}:+"), (False, f"{block.kind}:-")):
+                rows = block.known_at[(block.direction > 0) == positive]
+                known.setdefault(tag, []).append(rows[(rows >= 0) & (rows < n)].astype(np.int64))
+        self._tags = sorted(tag for tag, parts in known.items() if sum(map(len, parts)))
+        self._bits = np.zeros(n, dtype=np.uint64)  # bit j: self._tags[j] known at the step
+        for j, tag in enumerate(self._tags):
+            hits = np.bincount(np.concatenate(known[tag]), minlength=n).cumsum()
+            recent = hits - np.concatenate([np.zeros(min(memory, n), np.int64), hits[:-memory]])
+            self._bits |= (recent > 0).astype(np.uint64) << np.uint64(j)
+        self._n = n
 
     def __len__(self) -> int:
         return self._n
@@ -188,13 +190,8 @@ class PatternMemory(Sequence[tuple[str, ...]]):
             return [self[j] for j in range(*i.indices(self._n))]
         if not -self._n <= i < self._n:
             raise IndexError(f"step {i} of {self._n}")
-        i %= self._n
-        lo = i - self._memory
-        return tuple(
-            tag
-            for tag, at in self._known.items()
-            if np.searchsorted(at, i, side="right") > np.searchsorted(at, lo, side="right")
-        )
+        bits = int(self._bits[i])
+        return tuple(tag for j, tag in enumerate(self._tags) if bits >> j & 1)
 
 
 def stream_steps(

@@ -58,9 +58,25 @@ class Calibration:
         return result
 
 
+def linear_quantiles(values: FloatArray, q: FloatArray) -> FloatArray:
+    """``np.quantile(values, q)`` (method "linear", Hyndman & Fan type 7), bit for bit, with
+    one sort instead of numpy's per-call setup: a refit runs it on every window."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    virtual = (n - 1) * q
+    below = np.clip(np.floor(virtual), 0, n - 1).astype(np.intp)
+    above = np.clip(below + 1, 0, n - 1)
+    below[virtual >= n - 1] = n - 1
+    a, b = ordered[below], ordered[above]
+    gamma = virtual - below
+    diff = b - a
+    result: FloatArray = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return result
+
+
 def fit_calibration(strength: FloatArray, outcome: FloatArray, bins: int) -> Calibration:
     """Quantile bins + Beta(1, 1) posterior mean per bin + PAV (see the module docstring)."""
-    inner = np.unique(np.quantile(strength, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    inner = np.unique(linear_quantiles(strength, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
     which = np.searchsorted(inner, strength, side="right")
     size = np.bincount(which, minlength=len(inner) + 1).astype(np.float64)
     wins = np.bincount(which, weights=outcome, minlength=len(inner) + 1)

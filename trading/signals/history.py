@@ -43,6 +43,7 @@ class TimeframeSeries:
     regime: FloatArray
     high_volatility: BoolArray
     trend_strength: FloatArray
+    atr: FloatArray
     atr_percentile: FloatArray
     detections: Detections
 
@@ -91,6 +92,7 @@ def score_timeframe(
         regime,
         high_vol,
         strength,
+        values[KEYS.atr],
         percentile,
         detections,
     )
