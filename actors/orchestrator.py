@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import ray
 from ray.actor import ActorHandle
 
+from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
 from actors.router import RouterPool
 from trading.config import Settings
 from trading.contracts import DecisionOutcome, Fill, OrderDecision, OrderIntent, Signal, epoch_us
 from trading.execution.desk import DeskState, OrderUpdate, SymbolStep, TradingDesk, unsent
 from trading.execution.gateway import SendOutcome, SubmitOutcome
 from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
+from trading.reload import ConfigFileWatch, config_changes, refusal
 from trading.risk.gate import RiskSummary
 
 ORCHESTRATOR_ACTOR = "orchestrator"
@@ -61,6 +66,23 @@ class Handles:
     router: RouterPool | None = None
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _between_reloads(
+    method: Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]]:
+    """Hold the orchestrator's reload lock for the call: a reload lands between steps."""
+
+    @functools.wraps(method)
+    async def locked(self: Any, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        async with self._reload_lock:
+            return await method(self, *args, **kwargs)
+
+    return locked
+
+
 @ray.remote(num_cpus=0.1)
 class Orchestrator:
     def __init__(self, settings: Settings, handles: Handles, data_dir: str) -> None:
@@ -77,6 +99,8 @@ class Orchestrator:
         self._signals: dict[str, Signal] = {}
         self._progress = SessionProgress()
         self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._watch: asyncio.Task[None] | None = None
 
     async def run(
         self,
@@ -121,6 +145,7 @@ class Orchestrator:
                 await asyncio.wait_for(self._stopping.wait(), delay_s)
         return not self._stopping.is_set()
 
+    @_between_reloads
     async def step(self, clock: datetime) -> list[SymbolStep]:
         h, desk = self._handles, self._desk
         steps: list[SymbolStep] = await asyncio.gather(
@@ -203,18 +228,58 @@ class Orchestrator:
     def latest_signals(self) -> dict[str, Signal]:
         return dict(self._signals)
 
-    async def apply_settings(self, settings: Settings, source: str, digest: str) -> None:
-        """Hot reload: new limits reach risk at once and are journaled."""
-        changes = {
-            key: value
-            for key, value in settings.model_dump(mode="json").items()
-            if value != self._settings.model_dump(mode="json").get(key)
-        }
-        await self._handles.risk.apply_policy.remote(settings)
-        self._settings = settings
+    @_between_reloads
+    async def apply_settings(self, settings: Settings, source: str, digest: str) -> ConfigChange:
+        """Hot reload between steps, all or nothing: signal weights reach every symbol actor,
+        limits reach risk, stops and targets the desk; journaled with each changed key. A change
+        of a key only a restart can change is refused (``ReloadRefusedError``), journaled too."""
+        changes = config_changes(self._settings, settings)
+        refused = refusal(self._settings, changes)
+        if refused is not None:
+            await self._journal_config(source, digest, changes, str(refused))
+            raise refused
+        if changes:
+            h = self._handles
+            await asyncio.gather(
+                *(actor.apply_signals.remote(settings.signals) for actor in h.symbols.values()),
+                h.risk.apply_policy.remote(settings),
+            )
+            self._desk.reconfigure(settings)
+            self._settings = settings
+        return await self._journal_config(source, digest, changes)
+
+    async def reject_config(self, source: str, digest: str, error: str) -> ConfigChange:
+        """An invalid config (bad key, bad signature): journaled, the settings unchanged."""
+        return await self._journal_config(source, digest, {}, error)
+
+    async def _journal_config(
+        self, source: str, digest: str, changes: dict[str, Any], error: str | None = None
+    ) -> ConfigChange:
         now = datetime.fromisoformat(self._progress.clock) if self._progress.clock else None
-        change = ConfigChange(now or datetime.now(UTC), source, digest, changes)
+        change = ConfigChange(
+            now or datetime.now(UTC), source, digest, changes, error is None, error
+        )
         await self._handles.journal.record.remote([change])
+        return change
+
+    async def watch_config(
+        self,
+        path: str,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        """Hot-reload each valid edit of ``path`` (polled every ``interval_s``) until ``stop``;
+        ``overrides`` (e.g. the CLI's ``--symbols``) are laid over every version read."""
+        if self._watch is None:
+            watch = ConfigFileWatch(Path(path), overrides)
+            self._watch = asyncio.get_running_loop().create_task(
+                watch_config(
+                    watch, self.apply_settings, self.reject_config, self._stopping, interval_s
+                )
+            )
+
+    def settings(self) -> Settings:
+        return self._settings
 
     def stop(self) -> None:
         self._stopping.set()

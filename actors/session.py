@@ -32,7 +32,7 @@ from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator, Sessi
 from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
 from actors.router import start_router_pool
-from actors.symbol import SymbolActor, SymbolProgress, actor_name
+from actors.symbol import SymbolActor, SymbolProgress, actor_name, checkpoint_name
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
 from trading.journal.chain import VerifyReport
@@ -48,6 +48,7 @@ SESSION_FILES = (
     "wal",
     "risk.json",
     "desk.json",
+    "symbols",
     "run-summary.json",
 )
 
@@ -140,9 +141,16 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     router = None
     if settings.features.llm_opinion:
         router = start_router_pool(settings.router, str(data_dir))
+    (data_dir / "symbols").mkdir(parents=True, exist_ok=True)
     symbols = {
         symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(
-            symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
+            symbol,
+            settings.base_timeframe,
+            settings.timeframes,
+            source,
+            settings.signals,
+            router,
+            checkpoint=str(data_dir / "symbols" / checkpoint_name(symbol)),
         )
         for symbol, source in sources.items()
     }
