@@ -108,8 +108,18 @@ def _run(args: argparse.Namespace) -> int:
         print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics, /docs)", flush=True)
         return stop_api
 
+    def started(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
+        if args.config is not None and args.watch_config is not False:
+            overrides = {"symbols": args.symbols} if args.symbols else None
+            watching = orchestrator.watch_config.remote(
+                str(args.config), args.watch_interval, overrides
+            )
+            ray.get(watching)
+            print(f"hot reload: watching {args.config} every {args.watch_interval:g} s", flush=True)
+        return start_http_api(handles, orchestrator)
+
     try:
-        summary = run_session(options, on_progress=show, on_started=start_http_api)
+        summary = run_session(options, on_progress=show, on_started=started)
     finally:
         ray.shutdown()
     print()
@@ -224,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, default=None, help="YAML file (default: bundled)")
     run.add_argument("--symbols", type=_symbols, default=None, help="BTC/USDT,ETH/USDT")
+    run.add_argument(
+        "--watch-config",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hot-reload edits of --config (default: on when --config is given)",
+    )
+    run.add_argument(
+        "--watch-interval", type=float, default=2.0, metavar="SECONDS", help="config poll period"
+    )
     run.add_argument("--speed", type=float, default=0.0, help="x real time; 0 = flat out")
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS")
     run.add_argument("--bars", type=int, default=None, help="stop after N base bars per symbol")

@@ -46,6 +46,7 @@ from serve.schemas import (
     Signals,
 )
 from trading.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from trading.reload import ReloadRefusedError
 from trading.risk.gate import RiskSummary
 
 APP_NAME = "raytrader"
@@ -207,34 +208,26 @@ class RaytraderApi:
     async def reload_config(
         self, request: Annotated[ReloadRequest | None, Body()] = None
     ) -> ReloadResult:
-        """Load and validate a config file, then hot-apply it (audited in the journal);
-        422 names each bad key, 409 a change of symbols (needs a restart)."""
+        """Load and validate a config file, then hot-apply it between steps, all or nothing
+        (audited in the journal); 422 names each bad key, 409 each key only a restart can
+        change (symbols, timeframes, venue, router), refused and journaled."""
         path = Path(request.path) if request is not None and request.path else self._config_path
         try:
             settings = await asyncio.to_thread(load_settings, path)
         except ConfigError as exc:
             problems = [{"key": _problem_key(p), "msg": p} for p in exc.problems]
             raise HTTPException(422, {"path": str(exc.path), "problems": problems}) from exc
-        self._check_restart_keys(settings)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        await _timed(
-            self._orchestrator.apply_settings.remote(settings, f"api:{path}", digest),
-            READ_TIMEOUT_S,
-        )
-        return ReloadResult(path=str(path), digest=digest, applied=True)
-
-    def _check_restart_keys(self, settings: Settings) -> None:
-        """Symbols shape the actors: changing them needs a new session."""
-        running = tuple(self._handles.symbols)
-        if settings.symbols != running:
-            raise HTTPException(
-                409,
-                {
-                    "key": "symbols",
-                    "msg": f"symbols {list(settings.symbols)} differ from the running session's "
-                    f"{list(running)}; restart to change them",
-                },
+        try:
+            await _timed(
+                self._orchestrator.apply_settings.remote(settings, f"api:{path}", digest),
+                READ_TIMEOUT_S,
             )
+        except ReloadRefusedError as exc:
+            raise HTTPException(
+                409, {"key": exc.keys[0], "keys": list(exc.keys), "msg": str(exc)}
+            ) from exc
+        return ReloadResult(path=str(path), digest=digest, applied=True)
 
     @api.get("/metrics", response_class=Response)
     async def metrics(self) -> Response:
