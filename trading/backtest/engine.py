@@ -185,6 +185,8 @@ def run_backtest(
     times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
     wake = _signal_steps(steps, times, desk.lifecycle.settings.min_confidence)
     recorded = dict.fromkeys(steps, 0)  # each symbol's step closes the desk has seen
+    # row of each step time in a symbol's series, -1 where the symbol has no step then
+    rows = {symbol: _rows(series.time_ms, times) for symbol, series in steps.items()}
     funding = {s: f for s, f in data.funding.items() if config.funding and s in steps}
     funding_at = dict.fromkeys(funding, 0)
     equity = np.empty(len(times))
@@ -203,8 +205,8 @@ def run_backtest(
         step_list: list[SymbolStep] = []
         at: dict[str, int] = {}
         for symbol, series in steps.items():
-            i = int(np.searchsorted(series.time_ms, t_ms))
-            if i < len(series) and series.time_ms[i] == t_ms:
+            i = int(rows[symbol][k])
+            if i >= 0:
                 at[symbol] = i
                 desk.record_closes(symbol, series.bars.close[recorded[symbol] : i].tolist())
                 recorded[symbol] = i + 1
@@ -314,6 +316,15 @@ def _signal_steps(
     ]
     at = np.searchsorted(times, np.unique(np.concatenate([*acting, times[:0]])))
     return np.append(at, len(times)).astype(np.int64)
+
+
+def _rows(
+    time_ms: np.ndarray[Any, np.dtype[np.int64]], times: np.ndarray[Any, np.dtype[np.int64]]
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """For each of ``times``, its index in ``time_ms`` (-1 where absent)."""
+    found = np.minimum(np.searchsorted(time_ms, times), max(len(time_ms) - 1, 0))
+    hit = (found < len(time_ms)) & (time_ms[found] == times) if len(time_ms) else found < 0
+    return np.where(hit, found, -1).astype(np.int64)
 
 
 def _idle(desk: TradingDesk, risk: RiskGate) -> bool:

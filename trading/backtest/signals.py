@@ -25,7 +25,7 @@ from trading.patterns import Detections
 from trading.patterns.series import FloatArray, IntArray
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.calibration import _fit_at, naive_probability
-from trading.signals.history import calibration_params, closed_index, score_history
+from trading.signals.history import calibration_params, closed_index, combine, score_timeframes
 from trading.signals.scoring import REGIME_CODE
 
 REGIMES = {code: regime for regime, code in REGIME_CODE.items()}
@@ -122,10 +122,11 @@ def history_steps(
     timeframes: Sequence[Timeframe],
     settings: SignalSettings,
 ) -> StepSeries:
-    """Vectorized step outputs (``score_history`` over the whole window), equal to the stream."""
+    """Vectorized step outputs (every timeframe scored over the whole window, combined at the
+    last base bar of each step), equal to the stream."""
     step = min(timeframes, key=lambda tf: tf.seconds)
-    history = score_history(base_bars, base, timeframes, settings)
-    series = history.series[step]
+    scored = score_timeframes(base_bars, base, timeframes, settings)
+    series = scored[step]
     closes_ms = series.bars.open_time_ms + step.seconds * 1000
     last_close_ms = base_bars.open_time_ms[-1] + base.seconds * 1000 if len(base_bars) else 0
     done = closes_ms <= last_close_ms
@@ -133,13 +134,12 @@ def history_steps(
     time_ms = closes_ms[done]
     base_end = np.searchsorted(base_bars.open_time_ms, time_ms, side="left")
     at = base_end - 1
-    score = history.score[at]
+    score = combine(scored, base_bars, base, settings, rows=at).score
     confidence = _confidence(score, base_bars.close[at], settings)
-    regime_tf = settings.regime_timeframe
-    regime_series = history.series.get(regime_tf, series)
+    regime_series = scored.get(settings.regime_timeframe, series)
     r_at = closed_index(
-        regime_series.bars.open_time_ms, regime_series.timeframe, base_bars.open_time_ms, base
-    )[at]
+        regime_series.bars.open_time_ms, regime_series.timeframe, base_bars.open_time_ms[at], base
+    )
     regime = np.where(r_at >= 0, regime_series.regime[np.maximum(r_at, 0)], 0.0)
     atr = np.asarray(series.atr[done], dtype=np.float64)  # causal: the prefix's own ATR
     return StepSeries(

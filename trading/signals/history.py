@@ -148,15 +148,45 @@ def score_history(
 ) -> History:
     """Every timeframe scored, aligned to the base bars and combined (``calibrate`` reads the
     combined score as a probability; the backtest calibrates on its step bars instead)."""
-    n = len(base_bars)
+    series = score_timeframes(base_bars, base, timeframes, settings, pattern_config)
+    return combine(series, base_bars, base, settings)
+
+
+def score_timeframes(
+    base_bars: BarColumns,
+    base: Timeframe,
+    timeframes: Sequence[Timeframe],
+    settings: SignalSettings,
+    pattern_config: PatternConfig | None = None,
+) -> dict[Timeframe, TimeframeSeries]:
+    """Each timeframe resampled from the base bars and scored on its own bars."""
+    return {
+        tf: score_timeframe(
+            base_bars if tf is base else resample_columns(base_bars, base, tf).bars,
+            tf,
+            settings,
+            pattern_config,
+        )
+        for tf in timeframes
+    }
+
+
+def combine(
+    series: dict[Timeframe, TimeframeSeries],
+    base_bars: BarColumns,
+    base: Timeframe,
+    settings: SignalSettings,
+    rows: IntArray | None = None,
+) -> History:
+    """The cross-timeframe score at each base bar (or only at base bars ``rows``: the
+    ``History`` is then indexed like ``rows``), from each timeframe's latest closed bar."""
+    open_ms = base_bars.open_time_ms if rows is None else base_bars.open_time_ms[rows]
+    close = base_bars.close if rows is None else base_bars.close[rows]
+    n = len(open_ms)
     raw_weight: dict[Timeframe, FloatArray] = {}
     aligned: dict[Timeframe, FloatArray] = {}
-    series: dict[Timeframe, TimeframeSeries] = {}
-    for tf in timeframes:
-        bars = base_bars if tf is base else resample_columns(base_bars, base, tf).bars
-        s = score_timeframe(bars, tf, settings, pattern_config)
-        series[tf] = s
-        at = closed_index(bars.open_time_ms, tf, base_bars.open_time_ms, base)
+    for tf, s in series.items():
+        at = closed_index(s.bars.open_time_ms, tf, open_ms, base)
         present = at >= 0
         pick = np.maximum(at, 0)
         score = np.where(present, s.score[pick], np.nan)
@@ -167,17 +197,17 @@ def score_history(
         raw_weight[tf] = np.where(np.isfinite(score), weight, 0.0)
         aligned[tf] = score
     total = np.zeros(n)
-    for tf in timeframes:
+    for tf in series:
         total = total + raw_weight[tf]
     weights = {
         tf: np.where(total > 0, raw_weight[tf] / np.where(total > 0, total, 1.0), 0.0)
-        for tf in timeframes
+        for tf in series
     }
     final = np.zeros(n)
-    for tf in timeframes:
+    for tf in series:
         final = final + weights[tf] * np.nan_to_num(aligned[tf], nan=0.0)
     final = np.clip(final, -1.0, 1.0)
-    return History(base, base_bars.open_time_ms, base_bars.close, final, aligned, weights, series)
+    return History(base, open_ms, close, final, aligned, weights, series)
 
 
 def calibrate(history: History, settings: SignalSettings) -> CalibratedHistory:
