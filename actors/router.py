@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -95,13 +95,14 @@ class RouterActor:
 
 
 class ReplicaScaler:
-    """How many replicas the load wants: more at once, fewer only after the pool has been
-    oversized for ``scale_down_after_s`` (then the most wanted during that time)."""
+    """How many replicas the load wants: more at once; fewer only once the pool has been
+    oversized for ``scale_down_after_s``, and then as many as the busiest moment of that
+    trailing window wanted (Kubernetes' HPA scale-down stabilization, the same rule)."""
 
     def __init__(self, pool: RouterPoolSettings) -> None:
         self._pool = pool
         self._surplus_since: float | None = None
-        self._surplus_need = 0
+        self._needs: deque[tuple[float, int]] = deque()
 
     def need(self, in_flight: int) -> int:
         pool = self._pool
@@ -109,17 +110,19 @@ class ReplicaScaler:
         return min(pool.max_replicas, max(pool.min_replicas, wanted))
 
     def wanted(self, replicas: int, in_flight: int, now_s: float) -> int:
+        window_s = self._pool.scale_down_after_s
         need = self.need(in_flight)
+        self._needs.append((now_s, need))
+        while self._needs[0][0] < now_s - window_s:
+            self._needs.popleft()
         if need >= replicas:
             self._surplus_since = None
             return need
         if self._surplus_since is None:
-            self._surplus_since, self._surplus_need = now_s, need
-        self._surplus_need = max(self._surplus_need, need)
-        if now_s - self._surplus_since < self._pool.scale_down_after_s:
+            self._surplus_since = now_s
+        if now_s - self._surplus_since < window_s:
             return replicas
-        self._surplus_since = None
-        return self._surplus_need
+        return max(n for _, n in self._needs)
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class PoolStats:
     added: int = 0
     reinstated: int = 0
     retired: list[str] = field(default_factory=list)
-    retired_holding: dict[str, int] = field(default_factory=dict)  # in flight when retired
+    retired_holding: dict[str, int] = field(default_factory=dict)  # in flight when drained
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -292,11 +295,11 @@ class RouterPoolController:
     async def _drain(self, rid: str, handle: ActorHandle[Any]) -> None:
         """Wait until no pool copy can still pick the replica and it holds no request, then
         kill it (a request that still meets it dead is retried elsewhere by the pool)."""
-        held = self._loads.get(rid, 0)
         await asyncio.sleep(_RETIRE_GRACE * self._pool.refresh_s)
         timeout_s = self._settings.request_timeout_ms / 1000 + self._pool.refresh_s
+        held = -1  # did not drain in time (or was lost): killed anyway
         with contextlib.suppress(TimeoutError, ray.exceptions.RayActorError):
-            await asyncio.wait_for(handle.drained.remote(), timeout=timeout_s)
+            held = await asyncio.wait_for(handle.drained.remote(), timeout=timeout_s)
         self._retiring.pop(rid, None)
         ray.kill(handle, no_restart=True)
         self._stats.retired.append(rid)

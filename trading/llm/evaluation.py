@@ -94,7 +94,11 @@ class EvaluationStore:
 
     def __init__(self, settings: EvaluationSettings, path: str | None = None) -> None:
         self.settings = settings
-        self._db = sqlite3.connect(path or settings.path or ":memory:", check_same_thread=False)
+        where = path or settings.path or ":memory:"
+        self._db = sqlite3.connect(where, check_same_thread=False)
+        # a file is shared by every router replica: an open batch would hold SQLite's write
+        # lock and fail their writes ("database is locked"), so files commit every write
+        self._commit_every = COMMIT_EVERY if where == ":memory:" else 1
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
@@ -105,7 +109,8 @@ class EvaluationStore:
         self._load_outcomes()
 
     def record(self, call: CallRecord) -> None:
-        """Append one call; committed in batches of ``COMMIT_EVERY`` and on ``flush``."""
+        """Append one call; in memory committed in batches of ``COMMIT_EVERY`` and on
+        ``flush``, in a file at once."""
         self._db.execute(
             "INSERT INTO llm_calls (ts, model, request_hash, request_class, symbol, timeframe,"
             " regime, bar_time, tokens_in, tokens_out, cost_usd, latency_ms, cache, error,"
@@ -130,7 +135,7 @@ class EvaluationStore:
             ),
         )
         self._pending += 1
-        if self._pending >= COMMIT_EVERY:
+        if self._pending >= self._commit_every:
             self.flush()
 
     def flush(self) -> None:
@@ -164,7 +169,7 @@ class EvaluationStore:
             if cache == "miss":
                 self._remember(model, regime, timeframe, hit)
         self._pending += len(rows)
-        if self._pending >= COMMIT_EVERY:
+        if self._pending >= self._commit_every:
             self.flush()
         return len(rows)
 
