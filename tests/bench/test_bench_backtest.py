@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def _frame(data: MarketData) -> object:
     )
 
 
-def _backtesting_py_bars_per_s(data: MarketData) -> float:
+def _backtesting_py_bars_per_s(data: MarketData, repeats: int = 3) -> float:
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
 
@@ -59,28 +60,38 @@ def _backtesting_py_bars_per_s(data: MarketData) -> float:
                 self.sell(size=1)
 
     bt = Backtest(_frame(data), SmaCross, cash=1e7, commission=0.001, finalize_trades=True)
-    start = time.perf_counter()
-    bt.run()
-    return data.bar_count / (time.perf_counter() - start)
+    return data.bar_count / _best_s(bt.run, repeats)
+
+
+def _best_s(run: Callable[[], object], repeats: int) -> float:
+    """Fastest of ``repeats`` wall-clock runs (timeit's rule: the others measured the noise)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def test_full_pipeline_bars_per_second(btc: MarketData) -> None:
+    """Analysis (4 timeframes, patterns, regimes, calibration) + desk, risk and venue on the
+    steps that can act; flat calm stretches are skipped (tests/backtest/test_parity.py shows
+    the skip changes nothing). Target: 1M bars/s per core."""
     config = with_params(BacktestConfig(), {"lifecycle.min_confidence": 0.55})
-    start = time.perf_counter()
     steps = symbol_steps(btc, config)
-    signals_s = time.perf_counter() - start
-    start = time.perf_counter()
     result = run_backtest(btc, config, steps)
-    loop_s = time.perf_counter() - start
+    signals_s = _best_s(lambda: symbol_steps(btc, config), 5)
+    loop_s = _best_s(lambda: run_backtest(btc, config, steps), 5)
+    every_s = _best_s(lambda: run_backtest(btc, replace(config, skip_idle=False), steps), 1)
     ours = btc.bar_count / (signals_s + loop_s)
     reference = _backtesting_py_bars_per_s(btc)
     print(
         f"\nfull pipeline BTC 5m: {btc.bar_count:,} bars, {len(result.orders)} orders: "
-        f"{ours:,.0f} bars/s (vectorized analysis {signals_s:.2f}s = "
-        f"{btc.bar_count / signals_s:,.0f} bars/s; per-step desk/risk/venue loop {loop_s:.2f}s "
-        f"over {len(result.time_ms):,} steps = {1e6 * loop_s / len(result.time_ms):.0f} us/step)"
+        f"{ours:,.0f} bars/s (best of 5: vectorized analysis {signals_s:.3f}s = "
+        f"{btc.bar_count / signals_s:,.0f} bars/s; desk/risk/venue loop {loop_s:.3f}s over "
+        f"{len(result.time_ms):,} steps, {every_s:.2f}s when every step goes through it)"
         f"\nbacktesting.py bare SMA cross: {reference:,.0f} bars/s; ratio ours/backtesting.py "
-        f"{ours / reference:.2f}"
+        f"{ours / reference:.2f}; 1-min load average {os.getloadavg()[0]:.1f}"
     )
     assert result.orders
 

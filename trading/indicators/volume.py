@@ -77,18 +77,23 @@ def vwap(
     )
     length_ms = _session_ms(session)
     typical = (h + lo + c) / 3.0
+    n = h.shape[0]
+    if n == 0:
+        return nan_series(0)
+    # one row per session, its bars left-aligned: a running sum along each row restarts the
+    # sums at every session exactly as the stream does (zero padding only follows the bars)
     session_id = np.floor_divide(t, length_ms)
-    boundaries = np.flatnonzero(np.diff(session_id) != 0) + 1
-    out = nan_series(h.shape[0])
-    for begin, end in zip(
-        np.concatenate(([0], boundaries)).tolist(),
-        np.concatenate((boundaries, [h.shape[0]])).tolist(),
-        strict=True,
-    ):
-        weighted = np.cumsum(typical[begin:end] * v[begin:end])
-        traded = np.cumsum(v[begin:end])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[begin:end] = np.where(traded > 0.0, weighted / traded, np.nan)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(session_id) != 0) + 1))
+    row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    column = np.arange(n) - starts[row]
+    shape = (len(starts), int(column.max()) + 1)
+    weighted, traded = np.zeros(shape), np.zeros(shape)
+    weighted[row, column] = typical * v
+    traded[row, column] = v
+    weighted_sum = np.cumsum(weighted, axis=1)[row, column]
+    traded_sum = np.cumsum(traded, axis=1)[row, column]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: Series = np.where(traded_sum > 0.0, weighted_sum / traded_sum, np.nan)
     return out
 
 
