@@ -1,9 +1,12 @@
 """``raytrader backtest``: a grid x symbols x windows of backtests fanned out as Ray tasks.
 
 The market data goes into the object store once (``ray.put``) and every task reads that one
-copy (numpy buffers are zero-copy from shared memory). Each finished run is written to
-``OUT/runs/<run_id>.json`` as it arrives, so a failed task (retried first) loses only itself and
-a re-run resumes by skipping the ids already there. The engine is ``trading.backtest``.
+copy (numpy buffers are zero-copy from shared memory). Runs go out in batches that share an
+analysis (``trading.backtest.batch``): a grid over risk or lifecycle parameters analyses once
+per batch, and there are at least two batches per CPU so the workers stay busy. Each finished
+run is written to ``OUT/runs/<run_id>.json`` as it arrives, so a failed task (retried first)
+loses only its batch and a re-run resumes by skipping the ids already there. The engine is
+``trading.backtest``.
 """
 
 from __future__ import annotations
@@ -20,13 +23,12 @@ from typing import Any
 import polars as pl
 import ray
 
-from trading.backtest.data import MarketData, Window, load_market
-from trading.backtest.engine import BacktestConfig, BacktestResult, run_backtest, with_params
+from trading.backtest.batch import batches, run_batch
+from trading.backtest.data import Window, load_market
+from trading.backtest.engine import BacktestConfig, BacktestResult
 from trading.backtest.grid import RunSpec, plan_runs, read_grid, walk_forward
 from trading.backtest.report import (
     html_report,
-    run_summary,
-    trade_rows,
     trades_frame,
     write_summary,
 )
@@ -52,24 +54,7 @@ class BacktestOptions:
     config: BacktestConfig = field(default_factory=BacktestConfig)
 
 
-def run_spec(data: MarketData, spec: RunSpec, config: BacktestConfig) -> dict[str, Any]:
-    """One run in a worker: cut the shared data to the run's symbols and window, backtest."""
-    cut = data.cut(spec.window)
-    cut = replace(cut, bars={s: cut.bars[s] for s in spec.symbols})
-    result = run_backtest(cut, with_params(config, spec.params))
-    labels = {"window": spec.window.label(), "train": spec.train.label() if spec.train else None}
-    return {
-        "summary": run_summary(result, spec.run_id, **labels),
-        "trades": trade_rows(result, spec.run_id),
-        "equity": {
-            "time_ms": result.time_ms.tolist(),
-            "equity": result.equity.tolist(),
-            "gross_exposure": result.gross_exposure.tolist(),
-        },
-    }
-
-
-run_task = ray.remote(run_spec)
+run_task = ray.remote(run_batch)
 
 
 def _done(out: Path) -> dict[str, dict[str, Any]]:
@@ -117,22 +102,28 @@ def run_grid(
     )
     data_ref = ray.put(data)
     task = run_task.options(max_retries=options.max_retries, retry_exceptions=True)
-    pending = {task.remote(data_ref, spec, config): spec for spec in todo}
+    cpus = max(1, int(ray.available_resources().get("CPU", 1)))
+    pending = {
+        task.remote(data_ref, batch, config): batch for batch in batches(todo, config, 2 * cpus)
+    }
     failed: list[dict[str, str]] = []
     finished = len(specs) - len(todo)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
-            spec = pending.pop(ref)
+            batch = pending.pop(ref)
             try:
-                payload = ray.get(ref)
+                payloads = ray.get(ref)
             except Exception as exc:
-                failed.append({"run_id": spec.run_id, "error": repr(exc)[:500]})
-                (out / RUNS_DIR / f"{spec.run_id}.error.json").write_text(json.dumps(failed[-1]))
+                for spec in batch:
+                    failed.append({"run_id": spec.run_id, "error": repr(exc)[:500]})
+                    error_path = out / RUNS_DIR / f"{spec.run_id}.error.json"
+                    error_path.write_text(json.dumps(failed[-1]))
             else:
-                _write_run(out, spec.run_id, payload)
-                done[spec.run_id] = payload
-            finished += 1
+                for spec, payload in zip(batch, payloads, strict=True):
+                    _write_run(out, spec.run_id, payload)
+                    done[spec.run_id] = payload
+            finished += len(batch)
             if on_progress is not None:
                 on_progress(finished, len(specs), len(failed))
     wanted = {s.run_id for s in specs}

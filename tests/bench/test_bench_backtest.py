@@ -130,39 +130,44 @@ def test_sma_grid_config_bars_per_second_vs_vectorbt(btc: MarketData) -> None:
 
 @pytest.mark.ray
 def test_ray_fan_out_parallel_efficiency(ray_session: object, btc: MarketData) -> None:
-    """Full-pipeline runs (one per parameter set) over the shared data: one worker in-process
-    vs two Ray workers reading one object-store copy."""
+    """A grid of full-pipeline runs over the shared data in batches (each batch analyses once):
+    the same batches one after another in-process vs two Ray workers reading one object-store
+    copy. Also prints the grid's speed with one analysis for all runs vs one per run."""
     import ray
 
     from actors.backtest import run_task
+    from trading.backtest.batch import batches, run_batch
     from trading.backtest.grid import RunSpec
 
-    window = Window(parse_day("2025-01-01"), parse_day("2025-04-01"))
-    data = btc.cut(window)
     config = replace(BacktestConfig(), funding=False)
     specs = [
-        RunSpec({"lifecycle.min_confidence": c}, ("BTC/USDT",), window)
-        for c in (0.52, 0.55, 0.58, 0.6, 0.62, 0.65)
+        RunSpec(
+            {"lifecycle.min_confidence": c, "risk.risk_per_trade_max_pct": r}, ("BTC/USDT",), FULL
+        )
+        for c in (0.52, 0.55, 0.58, 0.6)
+        for r in (1.0, 2.0)
     ]
-    ref = ray.put(data)
-    # warm both workers: two tasks at once make two worker processes import everything first
-    ray.get([run_task.remote(ref, spec, config) for spec in specs[:2]])
-    from actors.backtest import run_spec
-
+    plan = batches(specs, config, 4)
+    ref = ray.put(btc)
+    ray.get([run_task.remote(ref, batch[:1], config) for batch in plan[:2]])  # warm both workers
     start = time.perf_counter()
-    for spec in specs:
-        run_spec(data, spec, config)
+    for batch in plan:
+        run_batch(btc, batch, config)
     serial = time.perf_counter() - start
     start = time.perf_counter()
-    ray.get([run_task.remote(ref, spec, config) for spec in specs])
+    ray.get([run_task.remote(ref, batch, config) for batch in plan])
     parallel = time.perf_counter() - start
+    start = time.perf_counter()
+    for spec in specs:
+        run_batch(btc, [spec], config)
+    one_each = time.perf_counter() - start
     efficiency = serial / (2 * parallel)
-    config_bars = len(specs) * data.bar_count
-    load = os.getloadavg()[0]
+    config_bars = len(specs) * btc.bar_count
     print(
-        f"\nRay fan-out: {len(specs)} full-pipeline runs x {data.bar_count:,} bars: serial "
-        f"{serial:.2f}s, 2 workers {parallel:.2f}s, parallel efficiency {efficiency:.2f}, "
-        f"{config_bars / parallel:,.0f} config-bars/s (1-min load average {load:.1f} on "
-        f"{os.cpu_count()} cores: other processes skew this figure)"
+        f"\nRay fan-out: {len(specs)} full-pipeline runs x {btc.bar_count:,} bars in "
+        f"{len(plan)} batches: serial {serial:.2f}s, 2 workers {parallel:.2f}s, parallel "
+        f"efficiency {efficiency:.2f}, {config_bars / parallel:,.0f} config-bars/s; one "
+        f"analysis per run instead: {one_each:.2f}s serial (1-min load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: other processes skew this figure)"
     )
     assert efficiency > 0
