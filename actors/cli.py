@@ -70,9 +70,6 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:  # FeedUrlError names the URL
             print(f"feed error: {exc}", file=sys.stderr)
             return 2
-        if args.port:
-            print("live feed: the HTTP API is off (it needs the paper venue)", flush=True)
-            args.port = 0
     options = SessionOptions(
         settings=settings,
         market_data=args.market_data or SessionOptions.market_data,
@@ -257,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="URL",
         help="live: stream a Binance-style venue (REST base, e.g. https://api.binance.com) on "
-        "the wall clock; analysis, risk and journal only, no orders sent, no HTTP API",
+        "the wall clock; orders go to the built-in paper venue, filled on the live bars",
     )
     run.add_argument(
         "--feed-ws", default=None, metavar="URL", help="its WebSocket base (default: derived)"

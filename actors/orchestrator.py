@@ -6,8 +6,8 @@ risk decides, execution sends, fills come back to risk, and the whole step is jo
 The desk's state is checkpointed every step, so a restarted orchestrator resumes.
 
 Replay steps through data time; live (``run(live=True)``) steps at each wall-clock close plus a
-grace for the venue's closed bar to arrive. Without an execution actor (a live feed, which the
-file-driven paper exchange cannot follow) approved orders are journaled as rejected, unsent.
+grace for the venue's closed bar to arrive, and each step hands the paper venue (which has no
+data files then) the closed bars it consumed with the clock, so orders fill on those very bars.
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
 from actors.router import RouterPool
 from trading.config import Settings
 from trading.contracts import DecisionOutcome, Fill, OrderDecision, OrderIntent, Signal, epoch_us
-from trading.execution.desk import DeskState, OrderUpdate, SymbolStep, TradingDesk, unsent
+from trading.execution.desk import DeskState, OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.gateway import SendOutcome, SubmitOutcome
 from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
 from trading.reload import ConfigFileWatch, config_changes, refusal
 from trading.risk.gate import RiskSummary
 
 ORCHESTRATOR_ACTOR = "orchestrator"
-NO_VENUE = "not sent: live feed without a venue (analysis, risk and journal only)"
 
 
 @dataclass
@@ -60,7 +59,7 @@ class SessionProgress:
 class Handles:
     symbols: dict[str, ActorHandle]
     risk: ActorHandle
-    execution: ActorHandle | None  # None: orders are decided and journaled, never sent
+    execution: ActorHandle
     journal: ActorHandle
     paper: ActorHandle | None
     router: RouterPool | None = None
@@ -85,9 +84,13 @@ def _between_reloads(
 
 @ray.remote(num_cpus=0.1)
 class Orchestrator:
-    def __init__(self, settings: Settings, handles: Handles, data_dir: str) -> None:
+    def __init__(
+        self, settings: Settings, handles: Handles, data_dir: str, *, live: bool = False
+    ) -> None:
+        """``live``: the paper venue has no data files and takes each step's closed bars."""
         self._settings = settings
         self._handles = handles
+        self._live = live
         self._checkpoint = Path(data_dir) / "desk.json"
         state = (
             DeskState.model_validate_json(self._checkpoint.read_text())
@@ -152,7 +155,8 @@ class Orchestrator:
             *(actor.advance.remote(clock) for actor in h.symbols.values())
         )
         if h.paper is not None:
-            await h.paper.advance_to.remote(epoch_us(clock) // 1000)
+            fresh = {s.symbol: s.bars for s in steps if s.bars} if self._live else None
+            await h.paper.advance_to.remote(epoch_us(clock) // 1000, fresh)
         flatten = await h.risk.update_market.remote(clock, desk.marks(steps), desk.closes(steps))
         summary = await h.risk.summary.remote()
         requests = desk.plan(steps, summary.equity)
@@ -160,7 +164,7 @@ class Orchestrator:
         orders = desk.approve(requests, decisions)
         desk.track(flatten)
         orders += flatten
-        outcomes, updates = await self._execute(orders, steps, clock)
+        outcomes, updates = await self._execute(orders, steps)
         fills, ended = desk.on_updates(updates)
         if fills:
             await h.risk.on_fills.remote(fills)
@@ -182,12 +186,10 @@ class Orchestrator:
         return steps
 
     async def _execute(
-        self, orders: list[OrderIntent], steps: list[SymbolStep], clock: datetime
+        self, orders: list[OrderIntent], steps: list[SymbolStep]
     ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
-        """Send the orders and collect every open order's update (or end them unsent)."""
+        """Send the orders and collect every open order's update."""
         execution = self._handles.execution
-        if execution is None:
-            return [], unsent(orders, clock, NO_VENUE)
         prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
         outcomes = await execution.submit.remote(orders, prices) if orders else []
         open_ids = self._desk.open_order_ids()

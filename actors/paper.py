@@ -1,14 +1,17 @@
 """``PaperVenueActor``: the built-in paper exchange as a real server on 127.0.0.1, whose
-market clock the orchestrator drives so fills happen on the bars being replayed."""
+market clock the orchestrator drives so fills happen on the session's bars: replayed from data
+files, or (live, no files) the closed bars each step consumed, handed over with the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import ray
 
-from trading.execution.paper import PaperExchange, PaperServer, load_bars
+from trading.contracts import MarketBar
+from trading.execution.paper import PaperBar, PaperExchange, PaperServer, load_bars
 
 PAPER_ACTOR = "paper-venue"
 
@@ -16,9 +19,17 @@ PAPER_ACTOR = "paper-venue"
 @ray.remote(num_cpus=0.05)
 class PaperVenueActor:
     def __init__(
-        self, data_files: dict[str, str], maker_fee_bps: float, taker_fee_bps: float
+        self,
+        data_files: Mapping[str, str | None],
+        maker_fee_bps: float,
+        taker_fee_bps: float,
     ) -> None:
-        bars = {symbol: load_bars(path, rows=None) for symbol, path in data_files.items()}
+        """``data_files`` maps each symbol to its bar file, or to None for a symbol whose bars
+        arrive through ``advance_to``."""
+        bars = {
+            symbol: load_bars(path, rows=None) if path is not None else []
+            for symbol, path in data_files.items()
+        }
         self._exchange = PaperExchange(
             bars,
             maker_fee_rate=Decimal(str(maker_fee_bps)) / 10_000,
@@ -30,7 +41,14 @@ class PaperVenueActor:
         await self._server.start()
         return self._server.url
 
-    async def advance_to(self, until_ms: int) -> int:
+    async def advance_to(
+        self, until_ms: int, bars: Mapping[str, Sequence[MarketBar]] | None = None
+    ) -> int:
+        """Append the step's new closed ``bars`` (all or nothing), then move the clock."""
+        if bars:
+            self._exchange.append(
+                {symbol: [PaperBar.of(bar) for bar in series] for symbol, series in bars.items()}
+            )
         return self._server.advance_to(until_ms)
 
     def stats(self) -> dict[str, Any]:

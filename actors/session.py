@@ -1,8 +1,8 @@
 """The paper-trading session behind ``raytrader run``: every actor, one clock, one journal.
 
 With ``SessionOptions.feed`` the symbol actors stream a live venue and the orchestrator steps
-on the wall clock. The paper exchange fills on the bars of its data files and cannot follow
-live bars, so a live session has no venue and no execution: analysis, risk and journal only.
+on the wall clock, handing the paper venue (started with no data files) each step's closed bars:
+orders are sent, filled on those live bars and journaled (paper trading: no real account).
 
 Placement: the actors that write under the data dir (journal, risk, execution, paper venue,
 orchestrator) are pinned with a hard node affinity to the node that owns it
@@ -112,7 +112,7 @@ def state_placement(options: SessionOptions) -> NodeAffinitySchedulingStrategy:
 
 def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle]:
     """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator
-    (live: no paper venue and no execution)."""
+    (live: the paper venue has no data files and is fed each step's bars by the orchestrator)."""
     settings, data_dir = options.settings, options.data_dir.resolve()
     sources: dict[str, str | VenueFeed]
     pinned = state_placement(options)
@@ -122,22 +122,23 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     risk = RiskActor.options(
         name=RISK_ACTOR, lifetime="detached", scheduling_strategy=pinned
     ).remote(settings, str(data_dir / "risk.json"), str(options.initial_balance))
-    paper = execution = None
+    files: dict[str, str | None]
     if options.feed is not None:
         sources = dict.fromkeys(settings.symbols, options.feed)
+        files = dict.fromkeys(settings.symbols)
     else:
-        files = {
+        paths = {
             s: str(data_file(options.market_data, s, settings.base_timeframe))
             for s in settings.symbols
         }
-        sources = dict(files)
-        paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(
-            files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
-        )
-        venue_url = ray.get(paper.start.remote())
-        execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(
-            str(data_dir / "wal"), venue_url, settings.symbols
-        )
+        sources, files = dict(paths), dict(paths)
+    paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(
+        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
+    )
+    venue_url = ray.get(paper.start.remote())
+    execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(
+        str(data_dir / "wal"), venue_url, settings.symbols
+    )
     router = None
     if settings.features.llm_opinion:
         router = start_router_pool(settings.router, str(data_dir))
@@ -156,7 +157,7 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     }
     handles = Handles(symbols, risk, execution, journal, paper, router)
     orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(
-        settings, handles, str(data_dir)
+        settings, handles, str(data_dir), live=options.feed is not None
     )
     return handles, orchestrator
 
@@ -221,7 +222,7 @@ def run_session(
         venue=ray.get(handles.paper.stats.remote()) if handles.paper else {},
         journal=_close_journal(handles),
         data_dir=options.data_dir,
-        positions=ray.get(handles.execution.positions.remote()) if handles.execution else {},
+        positions=ray.get(handles.execution.positions.remote()),
         feed=options.feed,
     )
     stop_actors(handles, orchestrator)
@@ -327,9 +328,9 @@ def _live_lines(summary: SessionSummary) -> list[str]:
     """The live session's label and each symbol's feed health."""
     assert summary.feed is not None  # noqa: S101 - only called for live sessions
     lines = [
-        f"LIVE feed {summary.feed.rest_url} ({summary.feed.stream_url}): analysis, risk and "
-        "journal only; orders NOT sent (the paper exchange fills on replayed files and cannot "
-        "follow live bars; approved orders are journaled as rejected, unsent)"
+        f"LIVE feed {summary.feed.rest_url} ({summary.feed.stream_url}): paper trading; orders "
+        "go to the built-in paper venue and fill on the live bars each step consumed "
+        "(no real account)"
     ]
     for p in summary.symbols:
         f = p.feed

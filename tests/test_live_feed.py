@@ -4,6 +4,7 @@ the analysis once, in order, at the step it closed by, across a dropped connecti
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import time
@@ -16,7 +17,6 @@ from typing import Any
 import pytest
 import ray
 
-from actors.orchestrator import NO_VENUE
 from actors.session import SessionOptions, start_actors, stop_actors
 from actors.symbol import SymbolActor, SymbolProgress
 from tests.market.venue import Faults, LocalVenue, tape
@@ -155,12 +155,13 @@ def test_live_symbol_actor_consumes_every_venue_bar_once_across_a_dropped_connec
     assert ray.get(actor.advance.remote(step_times[-1] + H1.duration), timeout=10).bars == ()
 
 
-def test_live_session_steps_analysis_risk_and_journal_and_sends_no_order(
+def test_live_session_sends_approved_orders_to_the_paper_venue_filled_at_the_live_close(
     btc_day: list[MarketBar], ray_session: Any, tmp_path: Path
 ) -> None:
-    """A session on a live feed has no paper venue nor execution: every step still runs
-    analysis, risk and the journal, and an approved order is journaled as rejected, unsent."""
-    deadline = time.monotonic() + DEADLINE_S
+    """A session on a live feed starts the paper venue with no data files and the execution
+    actor; each step hands the venue the bars it consumed, so an approved entry is sent once
+    and fills at the close of the step's last bar, the bar the paper exchange saw."""
+    deadline = time.monotonic() + 3 * DEADLINE_S  # starts every actor of a session first
     settings = load_settings().model_copy(update={"symbols": ("BTC/USDT",)})
     warmup_bars = len(btc_day) - 96  # from REST; the last 8 hours stream
     with VenueThread(btc_day, live_from=warmup_bars, tick_s=0.002) as venue:
@@ -168,16 +169,17 @@ def test_live_session_steps_analysis_risk_and_journal_and_sends_no_order(
         options = SessionOptions(settings=settings, data_dir=tmp_path, feed=feed)
         handles, orchestrator = start_actors(options)
         try:
-            assert handles.execution is None
-            assert handles.paper is None
+            assert handles.paper is not None
             [actor] = handles.symbols.values()
+            ray.get(actor.ping.remote(), timeout=3 * DEADLINE_S)  # its worker may start slowly
             last = btc_day[-1].close_time
             step_times = [last - k * M15.duration for k in range(31, -1, -1)]
             wait_for_close(actor, last, deadline)
             for until in step_times:  # the first step takes the warm-up too
-                ray.get(orchestrator.step.remote(until), timeout=10)
+                ray.get(orchestrator.step.remote(until), timeout=30)
             progress = ray.get(orchestrator.progress.remote(), timeout=10)
-            risk = ray.get(handles.risk.summary.remote(), timeout=10)
+            paper = ray.get(handles.paper.stats.remote(), timeout=10)
+            positions = ray.get(handles.execution.positions.remote(), timeout=10)
             ray.get(handles.journal.anchor.remote(), timeout=10)
             journal = ray.get(handles.journal.verify.remote(), timeout=10)
         finally:
@@ -187,9 +189,26 @@ def test_live_session_steps_analysis_risk_and_journal_and_sends_no_order(
     assert progress.signals == 32
     approved = progress.decisions["APPROVED"] + progress.decisions["RESIZED"]
     assert approved >= 1, progress.decisions
-    assert (progress.orders, progress.fills) == (0, 0)
-    assert risk.orders_in_flight == 0
-    assert risk.gross_exposure == 0
+    assert progress.orders >= approved
+    assert progress.fills >= 1
     assert journal.ok
-    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert sum(NO_VENUE in line for line in lines) == approved
+    assert paper["bars_held"] == {"BTCUSDT": len(btc_day)}
+    assert paper["bar_index"] == {"BTCUSDT": len(btc_day) - 1}
+    assert paper["duplicate_attempts"] == 0
+    assert paper["accepted"] == progress.orders
+    records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    fills = [
+        (datetime.fromisoformat(r["ts"]), r["payload"]) for r in records if r["kind"] == "fill"
+    ]
+    assert len(fills) == progress.fills
+    close_at = {bar.close_time: bar.close for bar in btc_day}
+    net = Decimal(0)
+    for step_time, fill in fills:  # a step's fills are journaled at the step's time
+        assert step_time in step_times
+        assert Decimal(fill["price"]) == close_at[step_time], "the step's last bar close"
+        assert fill["client_order_id"] in paper["orders"]
+        net += Decimal(fill["quantity"]) * (1 if fill["side"] == "BUY" else -1)
+    assert positions.get("BTC/USDT", Decimal(0)) == net != 0
+    statuses = {r["payload"]["status"] for r in records if r["kind"] == "order"}
+    assert "REJECTED" not in statuses
+    assert "FILLED" in statuses
