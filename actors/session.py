@@ -5,10 +5,10 @@ on the wall clock, handing the paper venue (started with no data files) each ste
 orders are sent, filled on those live bars and journaled (paper trading: no real account).
 
 Placement: the actors that write under the data dir (journal, risk, execution, paper venue,
-orchestrator) are pinned with a hard node affinity to the node that owns it
-(``SessionOptions.state_node_id``, default the driver's), so Ray restarts them only where their
-files are; that dir must be durable storage on that node or a shared mount. Symbol actors
-spread; router replicas spread under the router-pool controller.
+orchestrator, and the symbol actors, which checkpoint under ``symbols/``) are pinned with a hard
+node affinity to the node that owns it (``SessionOptions.state_node_id``, default the
+driver's), so Ray restarts them only where their files are; that dir must be durable storage on
+that node or a shared mount. Router replicas spread (their LLM cache and call log are per node).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
         router = start_router_pool(settings.router, str(data_dir))
     (data_dir / "symbols").mkdir(parents=True, exist_ok=True)
     symbols = {
-        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(
+        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy=pinned).remote(
             symbol,
             settings.base_timeframe,
             settings.timeframes,
