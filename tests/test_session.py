@@ -180,3 +180,32 @@ def test_llm_second_opinions_blend_into_signals_and_replay_still_matches(
     assert "confluence+offline" in analysts
     report = rerun(summary.journal_path, options.settings, Decimal("100000"))
     assert report.identical, (report.mismatches[:1], report.signal_mismatches[:1])
+
+
+def test_killed_symbol_actor_resumes_at_the_clock_with_the_same_signals_and_decisions(
+    baseline: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A restarted SymbolActor replays its file silently up to the last close it served: no
+    bar is journaled twice and every signal and decision equals the uninterrupted run's."""
+    data_dir = tmp_path_factory.mktemp("kill-symbol")
+    summary, killed_at = _kill_during(_options(data_dir), "symbol:BTC/USDT")
+    assert killed_at is not None, "the actor was never killed"
+    from ray._private.state import actors  # the GCS actor table: no dashboard needed
+
+    restarts = [a["NumRestarts"] for a in actors().values() if a["Name"] == "symbol:BTC/USDT"]
+    assert max(restarts) >= 1, "the kill landed after the session ended"
+    assert killed_at < summary.progress.steps, "killed mid-run, not after it"
+    assert summary.progress.error is None
+    assert summary.progress.steps == baseline.progress.steps
+    assert summary.progress.base_bars == baseline.progress.base_bars == 3 * BARS
+
+    def journaled(path: Path, kind: str) -> list[Any]:
+        return [e.model_dump(mode="json") for e in replay(path, frozenset({kind}))]
+
+    bars = journaled(summary.journal_path, "bar")
+    assert len({(b["symbol"], b["open_time"]) for b in bars}) == len(bars) == 3 * BARS
+    for kind in ("bar", "signal", "decision"):
+        assert journaled(summary.journal_path, kind) == journaled(baseline.journal_path, kind)
+    assert summary.positions == baseline.positions
+    assert summary.risk.balance == baseline.risk.balance
+    assert summary.journal.ok
