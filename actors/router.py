@@ -32,6 +32,7 @@ from typing import Any
 
 import ray
 from ray.actor import ActorHandle
+from ray.util.metrics import Gauge
 
 from trading.config import RouterPoolSettings, RouterSettings
 from trading.contracts import IndicatorSnapshot, Regime, Timeframe
@@ -42,6 +43,11 @@ ROUTER_POOL_ACTOR = "router-pool"
 _STARTUP_TIMEOUT_S = 120.0
 _STALE_VIEWS = 2  # a view older than this many refresh periods is re-read before routing
 _RETIRE_GRACE = 3  # refresh periods a retiring replica keeps serving stale views
+_WAIT_PERIODS = 30  # refresh periods a request waits for a replica when none answers
+
+
+class NoRouterReplicaError(RuntimeError):
+    """No replica of the pool answered a request (the controller could not keep one up)."""
 
 
 @ray.remote(
@@ -176,6 +182,10 @@ class RouterPoolController:
         self._ids = itertools.count(1)
         self._stats = PoolStats()
         self._admitting: set[asyncio.Task[None]] = set()
+        # Ray exports it with its own metrics, as ray_raytrader_router_replicas{state=...}
+        self._replicas_gauge = Gauge(
+            "raytrader_router_replicas", "router replicas by state", tag_keys=("state",)
+        )
         for _ in range(self._pool.min_replicas):
             self._add()
         # Ray runs an async actor's constructor on its event loop
@@ -236,19 +246,35 @@ class RouterPoolController:
             idle_first = sorted(self._serving, key=lambda rid: self._loads.get(rid, 0))
             for rid in [*self._starting, *idle_first][: size - wanted]:
                 self._retire(rid)
+        for state, replicas in (
+            ("serving", len(self._serving)),
+            ("starting", len(self._starting)),
+            ("retiring", len(self._retiring)),
+        ):
+            self._replicas_gauge.set(replicas, tags={"state": state})
 
     async def _read_loads(self) -> dict[str, tuple[int, int]]:
         replicas = {**self._serving, **{rid: h for rid, (h, _) in self._retiring.items()}}
-        refs = [h.load.remote() for h in replicas.values()]
+        refs: list[Any] = [h.load.remote() for h in replicas.values()]
         timeout_s = 5 * self._pool.refresh_s
         answers = await asyncio.gather(
             *(asyncio.wait_for(ref, timeout=timeout_s) for ref in refs), return_exceptions=True
         )
         loads: dict[str, tuple[int, int]] = {}
         for rid, answer in zip(replicas, answers, strict=True):
-            if isinstance(answer, tuple):  # a replica that did not answer is left out
+            if isinstance(answer, tuple):
                 loads[rid] = answer
+            elif isinstance(answer, ray.exceptions.ActorDiedError):
+                self._lost(rid)  # a slow or restarting replica is only left out this tick
         return loads
+
+    def _lost(self, rid: str) -> None:
+        """Forget a dead replica (killed from outside, or its node gone); scaling replaces it."""
+        if self._serving.pop(rid, None) is None:
+            _, task = self._retiring.pop(rid)
+            task.cancel()
+        self._stats.errors = [*self._stats.errors[-9:], f"{rid} lost"]
+        self._bump()
 
     def _bump(self) -> None:
         self._version = (self._version[0], self._version[1] + 1)
@@ -324,10 +350,19 @@ class RouterPool:
         return (RouterPool, (self.controller, self._pool))
 
     async def opinion(self, request: AnalysisRequest) -> LLMOpinion:
+        """Ask the least-loaded replica. One that is gone (retired, lost, restarting) costs a
+        view re-read and a try elsewhere; with none left, wait a period (at most
+        ``_WAIT_PERIODS``) for the controller to replace them."""
         await self._fresh_view()
         dead: set[ActorHandle[Any]] = set()
-        for _ in range(self._pool.max_replicas + 2):
-            rid, replica = self._least_loaded(dead)
+        for _ in range(self._pool.max_replicas + _WAIT_PERIODS):
+            chosen = self._least_loaded(dead)
+            if chosen is None:
+                dead.clear()
+                await asyncio.sleep(self._pool.refresh_s)
+                await self._refresh()
+                continue
+            rid, replica = chosen
             self._in_flight[rid] += 1
             try:
                 opinion: LLMOpinion = await replica.opinion.remote(request)
@@ -339,19 +374,21 @@ class RouterPool:
                 self._in_flight[rid] -= 1
             self.served[rid] += 1
             return opinion
-        raise RuntimeError(f"no router replica answered after {len(dead)} tries")
+        raise NoRouterReplicaError(
+            f"no router replica answered within {_WAIT_PERIODS} refresh periods"
+        )
 
     def stop(self) -> None:
         """Kill the replicas and the controller (the end of a session)."""
-        with contextlib.suppress(ray.exceptions.RayActorError):
+        with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
             ray.get(self.controller.stop.remote(), timeout=10)
         ray.kill(self.controller, no_restart=True)
 
-    def _least_loaded(self, dead: set[ActorHandle[Any]]) -> tuple[str, ActorHandle[Any]]:
+    def _least_loaded(self, dead: set[ActorHandle[Any]]) -> tuple[str, ActorHandle[Any]] | None:
         view = self._view
         candidates = [i for i, (_, h) in enumerate(view.replicas) if h not in dead]
         if not candidates:
-            raise RuntimeError(f"no router replica to ask ({len(dead)} found dead)")
+            return None
         turn, n = next(self._turn), len(view.replicas)
         best = min(
             candidates,

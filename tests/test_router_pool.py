@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 from aiohttp import web
 
 from actors.router import PoolStats, ReplicaScaler, RouterPool, start_router_pool
@@ -210,3 +211,34 @@ def test_burst_scales_to_max_then_idle_drains_to_min_without_losing_a_request(
     assert len(after.retired) == POOL.max_replicas - POOL.min_replicas
     assert {after.retired_holding[rid] for rid in after.retired} == {1}, after.retired_holding
     assert after.errors == []
+
+
+def test_a_lost_replica_is_replaced_and_a_request_that_meets_it_is_retried(
+    ray_session: Any, provider: CountingProvider, tmp_path: Path
+) -> None:
+    provider.add("claude", "anthropic", Behaviour(latency_s=0.05))
+    settings, environ = _settings(provider, pool=POOL)
+    pool = start_router_pool(
+        settings,
+        str(tmp_path),
+        name="router-pool-loss",
+        replica_options={"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}},
+    )
+
+    async def scenario() -> tuple[LLMOpinion, LLMOpinion, PoolStats]:
+        first = await pool.opinion(request())
+        view = await pool.controller.view.remote()
+        ((rid, replica),) = view.replicas
+        assert rid == "router-1"
+        ray.kill(replica, no_restart=True)  # the pool copy's view still names it
+        second = await asyncio.wait_for(pool.opinion(request()), timeout=60)
+        return first, second, await _stats(pool)
+
+    try:
+        first, second, stats = asyncio.run(scenario())
+    finally:
+        pool.stop()
+    assert _is_claude_long(first)
+    assert _is_claude_long(second)
+    assert pool.served == Counter({"router-1": 1, "router-2": 1})
+    assert (stats.serving, stats.added, stats.errors) == (1, 2, ["router-1 lost"])
