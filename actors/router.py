@@ -270,9 +270,11 @@ class RouterPoolController:
 
     def _lost(self, rid: str) -> None:
         """Forget a dead replica (killed from outside, or its node gone); scaling replaces it."""
-        if self._serving.pop(rid, None) is None:
-            _, task = self._retiring.pop(rid)
-            task.cancel()
+        retiring = self._retiring.pop(rid, None)
+        if retiring is not None:
+            retiring[1].cancel()
+        elif self._serving.pop(rid, None) is None:
+            return  # retired meanwhile: killed by its drain, not lost
         self._stats.errors = [*self._stats.errors[-9:], f"{rid} lost"]
         self._bump()
 
