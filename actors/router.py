@@ -8,14 +8,17 @@ With no API keys configured, every answer comes from the offline analyst, labell
 The named ``RouterPoolController`` owns the replicas. Every ``pool.refresh_s`` it reads their
 in-flight counts, adds replicas at once when the load exceeds ``target_in_flight`` per
 replica (never more than ``max_replicas`` alive), and retires surplus ones once the pool has
-been oversized for ``scale_down_after_s``: a retiring replica leaves the advertised list,
-finishes what it holds, and only then is killed. ``RouterPool`` is the picklable client each
+been oversized for ``scale_down_after_s`` (down to the busiest need of that window): a
+retiring replica leaves the advertised list, finishes what it holds, and only then is killed;
+a dead one is dropped and replaced. ``RouterPool`` is the picklable client each
 symbol actor holds: it routes every request to the least-loaded replica it knows and re-reads
 the list from the controller in the background (one controller call per ``refresh_s`` at
 most, none per request); a request that meets a dead replica is retried on another.
 
 Provider calls are bounded per endpoint by ``router.max_calls_per_provider`` in each replica,
-so by ``max_calls_per_provider x pool.max_replicas`` for the whole pool.
+so by ``max_calls_per_provider x pool.max_replicas`` for the whole pool; the LLM budgets are
+likewise per replica. The replica count is exported through Ray's metrics as
+``ray_raytrader_router_replicas{state}``.
 """
 
 from __future__ import annotations
