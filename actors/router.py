@@ -41,7 +41,6 @@ from trading.config import RouterPoolSettings, RouterSettings
 from trading.contracts import IndicatorSnapshot, Regime, Timeframe
 from trading.llm import AnalysisRequest, LLMOpinion, LLMRouter
 
-ROUTER_ACTOR = "router"  # the single router of earlier sessions; the pool's replicas are unnamed
 ROUTER_POOL_ACTOR = "router-pool"
 _STARTUP_TIMEOUT_S = 120.0
 _STALE_VIEWS = 2  # a view older than this many refresh periods is re-read before routing

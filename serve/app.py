@@ -262,7 +262,7 @@ def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[H
     """The handles of a running session's named actors (started by ``raytrader run``)."""
     import ray
 
-    from actors.router import ROUTER_ACTOR, RouterPool
+    from actors.router import ROUTER_POOL_ACTOR, RouterPool
 
     def named(name: str) -> ActorHandle[Any]:
         return ray.get_actor(name, namespace=namespace)
@@ -273,14 +273,14 @@ def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[H
         except ValueError:
             return None
 
-    router = optional(ROUTER_ACTOR)
+    controller = optional(ROUTER_POOL_ACTOR)
     handles = Handles(
         symbols={s: named(actor_name(s)) for s in settings.symbols},
         risk=named(RISK_ACTOR),
         execution=named(EXECUTION_ACTOR),
         journal=named(JOURNAL_ACTOR),
         paper=optional(PAPER_ACTOR),
-        router=RouterPool([router]) if router is not None else None,
+        router=RouterPool(controller, settings.router.pool) if controller is not None else None,
     )
     return handles, named(ORCHESTRATOR_ACTOR)
 
