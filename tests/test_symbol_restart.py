@@ -20,6 +20,7 @@ from tests.test_live_feed import H1, M5, M15, VenueThread, real_bars, wait_for_c
 from trading.config import SignalSettings
 from trading.contracts import MarketBar
 from trading.market.live import VenueFeed
+from trading.market.replay import BUNDLED_DATA, data_file
 
 pytestmark = pytest.mark.ray
 
@@ -87,3 +88,39 @@ def test_restarted_live_symbol_actor_serves_every_venue_bar_once(
     assert feed_report is not None
     assert feed_report.stopped is None
     assert feed_report.warmup_bars > 0, "the restarted actor backfilled its warm-up again"
+
+
+def test_restarted_replay_symbol_actor_repeats_its_hot_reload_at_the_same_close(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    """Replay: a restarted actor re-reads its file, re-applies a hot reload after the close it
+    followed, and fast-forwards to the clock, so every later step equals an uninterrupted
+    actor's (same bars, same signals, same confidence)."""
+    source = str(data_file(BUNDLED_DATA, "BTC/USDT", M5))
+    args = ("BTC/USDT", M5, (M15, H1), source, SignalSettings())
+    steady = SymbolActor.remote(*args)  # type: ignore[attr-defined]
+    restarted = SymbolActor.remote(*args, checkpoint=str(tmp_path / "BTC-USDT.json"))  # type: ignore[attr-defined]
+    reweighted = SignalSettings(timeframe_weights={M15: 0.7, H1: 0.3})
+    try:
+        first = ray.get(steady.first_close.remote(), timeout=60)
+        clock = M15.floor(first - timedelta(microseconds=1)) + M15.duration
+        deadline = time.monotonic() + DEADLINE_S
+        for number in range(1, 61):
+            steps = ray.get([a.advance.remote(clock) for a in (steady, restarted)], timeout=60)
+            assert steps[0] == steps[1], f"step {number} at {clock}"
+            if number > 12:
+                assert steps[0].signal is not None
+                assert steps[0].signal.components["m15_weight"] > 0.5, "the reload is in force"
+            if number == 12:
+                assert ray.get([a.apply_signals.remote(reweighted) for a in (steady, restarted)])
+            if number == 40:
+                pid = _pid(restarted)
+                ray.kill(restarted, no_restart=False)
+                while _pid(restarted) == pid:
+                    assert time.monotonic() < deadline, "the actor was not restarted"
+                    time.sleep(0.05)
+            clock += M15.duration
+        assert ray.get(restarted.signal_settings.remote(), timeout=10) == reweighted
+    finally:
+        ray.kill(steady)
+        ray.kill(restarted)
