@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import ray
 
+from trading.config import VenueSettings
 from trading.contracts import OrderIntent, OrderStatus, OrderType
 from trading.execution.binance import BinanceVenue
 from trading.execution.desk import OrderUpdate
@@ -28,10 +29,18 @@ _UNANSWERED = (OrderStatus.NEW, OrderStatus.SUBMITTED)
 @ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
 class ExecutionActor:
     def __init__(
-        self, wal_dir: str, venue_url: str, symbols: Sequence[str], fsync: str = "per_batch"
+        self,
+        wal_dir: str,
+        venue_url: str,
+        symbols: Sequence[str],
+        fsync: str = "per_batch",
+        venue: VenueSettings | None = None,
     ) -> None:
+        """``venue`` names the environment variables of the API key and secret: they are read
+        here, in the actor's process, so the secret never travels as a Ray argument."""
         self._wal_dir, self._venue_url = wal_dir, venue_url
         self._symbols, self._fsync = tuple(symbols), FsyncPolicy(fsync)
+        self._venue = venue or VenueSettings()
         self._engine: ExecutionEngine | None = None
         self._starting: asyncio.Task[ExecutionEngine] | None = None
 
@@ -44,7 +53,13 @@ class ExecutionActor:
         gateway = OrderGateway(self._wal_dir, self._fsync)
         for symbol in self._symbols:
             gateway.set_rules(binance_spot_rules(symbol))
-        venue = BinanceVenue(self._venue_url, recv_window_ms=1_000)
+        credentials = self._venue.credentials()
+        venue = BinanceVenue(
+            self._venue_url,
+            recv_window_ms=self._venue.recv_window_ms,
+            api_key=credentials.api_key.get_secret_value() if credentials else None,
+            api_secret=credentials.api_secret.get_secret_value() if credentials else None,
+        )
         engine = ExecutionEngine(gateway, venue, EngineConfig(breaker_open_ms=2_000))
         await engine.start()
         self._engine = engine

@@ -10,6 +10,7 @@ from typing import Any
 
 import ray
 
+from trading.config import VenueSettings
 from trading.contracts import MarketBar
 from trading.execution.paper import PaperBar, PaperExchange, PaperServer, load_bars
 
@@ -23,9 +24,11 @@ class PaperVenueActor:
         data_files: Mapping[str, str | None],
         maker_fee_bps: float,
         taker_fee_bps: float,
+        venue: VenueSettings | None = None,
     ) -> None:
         """``data_files`` maps each symbol to its bar file, or to None for a symbol whose bars
-        arrive through ``advance_to``."""
+        arrive through ``advance_to``. With the API key and secret set in the environment
+        variables ``venue`` names, SIGNED requests must carry that key and a valid signature."""
         bars = {
             symbol: load_bars(path, rows=None) if path is not None else []
             for symbol, path in data_files.items()
@@ -35,7 +38,14 @@ class PaperVenueActor:
             maker_fee_rate=Decimal(str(maker_fee_bps)) / 10_000,
             taker_fee_rate=Decimal(str(taker_fee_bps)) / 10_000,
         )
-        self._server = PaperServer(self._exchange, bar_interval_ms=0, host="127.0.0.1")
+        credentials = (venue or VenueSettings()).credentials()
+        self._server = PaperServer(
+            self._exchange,
+            bar_interval_ms=0,
+            host="127.0.0.1",
+            api_key=credentials.api_key.get_secret_value() if credentials else None,
+            api_secret=credentials.api_secret.get_secret_value() if credentials else None,
+        )
 
     async def start(self) -> str:
         await self._server.start()

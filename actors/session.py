@@ -133,11 +133,11 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
         }
         sources, files = dict(paths), dict(paths)
     paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(
-        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps
+        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps, settings.venue
     )
     venue_url = ray.get(paper.start.remote())
     execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(
-        str(data_dir / "wal"), venue_url, settings.symbols
+        str(data_dir / "wal"), venue_url, settings.symbols, venue=settings.venue
     )
     router = None
     if settings.features.llm_opinion:
