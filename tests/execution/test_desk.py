@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, Signal
+from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus, Signal
 from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
 from trading.market.instruments import BINANCE_SPOT
@@ -177,16 +177,25 @@ def test_an_order_placed_by_hand_is_followed_without_booking_its_fills_twice() -
     assert desk.open_order_ids() == []
 
 
-def test_unsent_orders_end_rejected_and_drop_their_trade() -> None:
-    """Without a venue an approved entry is ended as rejected: it leaves the open list and
-    the lifecycle forgets the trade, so the next signal can enter again."""
-    from trading.execution.desk import unsent
-
+def test_a_rejected_entry_leaves_the_open_list_and_drops_its_trade() -> None:
+    """An approved entry the venue rejects ends: it leaves the open list and the lifecycle
+    forgets the trade, so the next signal can enter again."""
     desk = _desk()
     [request] = desk.plan([_step("2500", signal=True)], equity=D("100000"))
     decision = _approved(request)
-    orders = desk.approve([request], [decision])
-    fills, ended = desk.on_updates(unsent(orders, T0, "no venue"))
+    [order] = desk.approve([request], [decision])
+    rejected = OrderState(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        status=OrderStatus.REJECTED,
+        quantity=order.quantity,
+        filled_quantity=D(0),
+        reject_reason="no venue",
+        updated_at=T0,
+    )
+    orders = [order]
+    fills, ended = desk.on_updates([OrderUpdate(rejected)])
     assert fills == []
     assert [(s.client_order_id, s.status, s.reject_reason) for s in ended] == [
         (orders[0].client_order_id, "REJECTED", "no venue")

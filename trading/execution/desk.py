@@ -23,7 +23,6 @@ from trading.contracts import (
     OrderDecision,
     OrderIntent,
     OrderState,
-    OrderStatus,
     Signal,
     Timeframe,
 )
@@ -110,26 +109,6 @@ class SymbolStepper:
 class OrderUpdate:
     state: OrderState
     fills: tuple[Fill, ...] = ()
-
-
-def unsent(orders: Sequence[OrderIntent], now: datetime, reason: str) -> list[OrderUpdate]:
-    """Orders a session without a venue does not send, ended as rejected with ``reason``, so
-    risk and the lifecycle release them like any other ended order."""
-    return [
-        OrderUpdate(
-            OrderState(
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                side=order.side,
-                status=OrderStatus.REJECTED,
-                quantity=order.quantity,
-                filled_quantity=Decimal(0),
-                reject_reason=reason,
-                updated_at=now,
-            )
-        )
-        for order in orders
-    ]
 
 
 @dataclass
