@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ def test_editing_the_config_file_mid_session_reaches_risk_and_every_symbol_actor
     assert _risk_limit(handles.risk) == 20.0
 
     _edit(config, "max_gross_exposure_pct: 20.0", "max_gross_exposure_pct: 15.0")
+    _edit(config, "atr_stop_multiple: 2.0", "atr_stop_multiple: 2.5")
     _edit(config, "{15m: 0.15, 1h: 0.25,", "{15m: 0.15, 1h: 0.5,")
     applied = _wait_for_config_record(journal, 1, deadline)
     assert applied == {
@@ -173,12 +175,17 @@ def test_editing_the_config_file_mid_session_reaches_risk_and_every_symbol_actor
         "digest": hashlib.sha256(config.read_bytes()).hexdigest(),
         "changes": {
             "risk.max_gross_exposure_pct": {"old": 20.0, "new": 15.0},
+            "risk.atr_stop_multiple": {"old": 2.0, "new": 2.5},
             "signals.timeframe_weights.1h": {"old": 0.25, "new": 0.5},
         },
         "applied": True,
         "error": None,
     }
     assert _risk_limit(handles.risk) == 15.0
+    desk_stop = orchestrator.__ray_call__.remote(
+        lambda actor: actor._desk.lifecycle.settings.atr_stop_multiple
+    )
+    assert ray.get(desk_stop, timeout=10) == Decimal("2.5")
     for actor in handles.symbols.values():
         weights = ray.get(actor.signal_settings.remote(), timeout=10).timeframe_weights
         assert weights[Timeframe.H1] == 0.5
