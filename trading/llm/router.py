@@ -1,10 +1,12 @@
 """The LLM router: cache, budget, policy, fallbacks, cooldowns, hedging, offline degradation.
 
 One request: build the prompt; answer from the cache if an exact or bucket entry is fresh;
-otherwise rank the healthy models that fit the budget by the request class's policy and call
-the first, falling back down the chain on failure and hedging with the next model once the
-first has run past its p95 latency. Every call lands in the evaluation store. When no model can
-answer (none configured, budget spent, all failed) the offline analyst does, and says why.
+otherwise rank the healthy models by the request class's policy and call the first whose worst
+case the budget can reserve, falling back down the chain on failure and hedging with the next
+model once the first has run past its p95 latency; every call holds a budget reservation until
+it is settled with its real usage (or released). Every call lands in the evaluation store. When
+no model can answer (none configured, budget spent, all failed) the offline analyst does, and
+says why.
 The opinion feeds a signal's confluence only: the router never sizes or places an order.
 """
 
@@ -21,7 +23,7 @@ from decimal import Decimal
 
 from trading.config import OFFLINE_ANALYST, ModelConfig, RouterSettings, RoutingPolicy
 from trading.llm import offline
-from trading.llm.budget import BudgetLedger
+from trading.llm.budget import BudgetLedger, InProcessLedger, Ledger, Reservation
 from trading.llm.cache import OpinionCache
 from trading.llm.clients import ChatClient, FailureKind, ProviderError, clients_from_env
 from trading.llm.evaluation import CallRecord, EvaluationStore, call_cost_usd
@@ -78,6 +80,8 @@ class _Attempt:
     model: str
     answer: Answer | None
     failure: str | None
+    usd: Decimal = Decimal(0)  # what the provider reported using (settles the reservation)
+    tokens: int = 0
 
 
 class LLMRouter:
@@ -94,7 +98,10 @@ class LLMRouter:
         clock: Clock = time.monotonic,
         now: Now = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        """``ledger`` is the budget to reserve calls against (a pool's shared one); by default
+        this router's own, seeded with today's spending from the evaluation store."""
         self.settings = settings
         self._clock = clock
         self._now = now
@@ -130,11 +137,15 @@ class LLMRouter:
                 use_bucket=cache_settings.state_bucket,
             )
         self.evaluation = evaluation or EvaluationStore(settings.evaluation)
-        today = now().replace(hour=0, minute=0, second=0, microsecond=0)
-        spent_usd, spent_tokens = self.evaluation.spent_since(today)
-        self.budget = BudgetLedger(
-            settings.budget, now, spent_today_usd=spent_usd, spent_today_tokens=spent_tokens
-        )
+        self.budget: BudgetLedger | None = None  # this router's own ledger, if it has one
+        if ledger is None:
+            today = now().replace(hour=0, minute=0, second=0, microsecond=0)
+            spent_usd, spent_tokens = self.evaluation.spent_since(today)
+            self.budget = BudgetLedger(
+                settings.budget, now, spent_today_usd=spent_usd, spent_today_tokens=spent_tokens
+            )
+            ledger = InProcessLedger(self.budget)
+        self.ledger: Ledger = ledger
         self.counters = RouterCounters()
         self._provider_slots = {
             endpoint: asyncio.Semaphore(settings.max_calls_per_provider)
@@ -167,12 +178,13 @@ class LLMRouter:
                 return self._opinion(prompt, hit.answer, hit.source, cache=hit.outcome)
         if not self.chain:
             return self._offline(prompt, started, Degradation.NO_MODEL, "no provider key set")
-        order, refusal = self._plan(prompt, policy)
+        order = self._plan(prompt, policy)
         if not order:
-            if refusal is not None:
-                return self._offline(prompt, started, Degradation.BUDGET, refusal)
             return self._offline(prompt, started, Degradation.FAILED, "every model cooling down")
-        attempt, failures = await self._race(prompt, order)
+        held = await self._reserve(prompt, order)
+        if not isinstance(held, Reservation):
+            return self._offline(prompt, started, Degradation.BUDGET, held)
+        attempt, failures = await self._race(prompt, order, held)
         if attempt is None or attempt.answer is None:
             note = "; ".join(failures)[:300] or "request deadline passed"
             return self._offline(prompt, started, Degradation.FAILED, note)
@@ -196,22 +208,14 @@ class LLMRouter:
 
     # ------------------------------------------------------------------ planning
 
-    def _plan(self, prompt: Prompt, policy: RoutingPolicy) -> tuple[list[str], str | None]:
-        """Models to try in order (policy's pick, then the chain) and the last budget refusal."""
+    def _plan(self, prompt: Prompt, policy: RoutingPolicy) -> list[str]:
+        """The healthy models in the order to try them: the policy's pick, then the chain
+        (the budget decides at each call which of them still fits)."""
         tokens_in = prompt.tokens_estimate
         max_out = self.settings.max_tokens_out
-        refusal: str | None = None
-        fitting: list[str] = []
-        for name in self.chain:
-            if not self.health[name].available():
-                continue
-            why = self.budget.refusal(self.models[name], tokens_in, max_out)
-            if why is None:
-                fitting.append(name)
-            else:
-                refusal = why
+        fitting = [name for name in self.chain if self.health[name].available()]
         if not fitting:
-            return [], refusal
+            return []
         request = prompt.request
         if self.settings.exploration_rate and self._rng.random() < self.settings.exploration_rate:
             primary = self._rng.choice(fitting)
@@ -233,8 +237,7 @@ class LLMRouter:
                 cost_margin=self.settings.cost_margin,
                 latency_slo_ms=self.settings.latency_slo_ms,
             )[0]
-        order = [primary, *(name for name in fitting if name != primary)]
-        return order[: self.settings.max_attempts], refusal
+        return [primary, *(name for name in fitting if name != primary)]
 
     def hedge_delay_s(self, model: str) -> float:
         """The model's rolling p95 once it has enough samples, clamped; the default before."""
@@ -250,33 +253,68 @@ class LLMRouter:
 
     # ------------------------------------------------------------------ calling
 
-    async def _race(self, prompt: Prompt, order: list[str]) -> tuple[_Attempt | None, list[str]]:
-        """Try ``order`` with fallbacks and at most ``max_hedges`` hedges before the deadline."""
+    async def _reserve(self, prompt: Prompt, queue: list[str]) -> Reservation | str:
+        """Reserve the worst case of the first queued model the budget fits, dropping the
+        models before it from ``queue`` (they do not fit now); or the refusal."""
+        held = await self.ledger.reserve_first(
+            [self.models[name] for name in queue],
+            prompt.tokens_estimate,
+            self.settings.max_tokens_out,
+        )
+        if isinstance(held, Reservation):
+            del queue[: queue.index(held.model)]
+        else:
+            queue.clear()
+        return held
+
+    async def _race(
+        self, prompt: Prompt, order: list[str], first: Reservation
+    ) -> tuple[_Attempt | None, list[str]]:
+        """Try ``order`` (``first`` reserves its head) with fallbacks and at most
+        ``max_hedges`` hedges, up to ``max_attempts`` calls, before the deadline. Each call
+        holds its own reservation: settled with its usage once it ends, released if cancelled."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.request_timeout_ms / 1000
         hedge = self.settings.hedge
         queue = list(order)
-        running: dict[asyncio.Task[_Attempt], tuple[str, float, bool]] = {}
+        running: dict[asyncio.Task[_Attempt], tuple[str, float, bool, Reservation]] = {}
         failures: list[str] = []
         hedges = 0
+        attempts = 0
 
-        def launch(is_hedge: bool) -> None:
+        def launch(held: Reservation, is_hedge: bool) -> None:
+            nonlocal attempts
             name = queue.pop(0)
+            attempts += 1
             self.health[name].begin_call()
             task = asyncio.create_task(self._attempt(name, prompt))
-            running[task] = (name, loop.time(), is_hedge)
+            running[task] = (name, loop.time(), is_hedge, held)
 
-        launch(False)
+        async def reserve_next() -> Reservation | None:
+            if attempts >= self.settings.max_attempts or not queue:
+                return None
+            held = await self._reserve(prompt, queue)
+            if isinstance(held, Reservation):
+                return held
+            failures.append(f"budget: {held}")
+            return None
+
+        launch(first, False)
         try:
             while running:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     failures.append("request deadline passed")
                     return None, failures
-                hedge_due = hedge.enabled and hedges < hedge.max_hedges and bool(queue)
+                hedge_due = (
+                    hedge.enabled
+                    and hedges < hedge.max_hedges
+                    and bool(queue)
+                    and attempts < self.settings.max_attempts
+                )
                 wait_s = remaining
                 if hedge_due and len(running) == 1:
-                    name, began, _ = next(iter(running.values()))
+                    name, began, _, _ = next(iter(running.values()))
                     wait_s = min(
                         remaining, max(0.0, began + self.hedge_delay_s(name) - loop.time())
                     )
@@ -285,27 +323,42 @@ class LLMRouter:
                 )
                 if not done:
                     if hedge_due and len(running) == 1:
-                        hedges += 1
-                        self.counters.hedges += 1
-                        launch(True)
+                        held = await reserve_next()
+                        if held is not None:
+                            hedges += 1
+                            self.counters.hedges += 1
+                            launch(held, True)
                     continue
                 for task in done:
-                    name, _, was_hedge = running.pop(task)
+                    name, _, was_hedge, held = running.pop(task)
                     attempt = task.result()
+                    await self.ledger.settle(held, attempt.usd, attempt.tokens)
                     if attempt.answer is not None:
                         self.counters.hedge_wins += was_hedge
                         return attempt, failures
                     failures.append(f"{name}: {attempt.failure}")
-                if not running and queue:
-                    self.counters.fallbacks += 1
-                    launch(False)
+                if not running:
+                    held = await reserve_next()
+                    if held is not None:
+                        self.counters.fallbacks += 1
+                        launch(held, False)
             return None, failures
         finally:
-            for task, (name, _, _) in running.items():
+            for task, (name, _, _, _) in running.items():
                 task.cancel()
                 self.health[name].release()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            for task, (_, _, _, held) in running.items():
+                await self._close(task, held)
+
+    async def _close(self, task: asyncio.Task[_Attempt], held: Reservation) -> None:
+        """Settle a call left behind by the race: with its usage if it ended, else release."""
+        if task.cancelled() or task.exception() is not None:
+            await self.ledger.release(held)
+        else:
+            attempt = task.result()
+            await self.ledger.settle(held, attempt.usd, attempt.tokens)
 
     async def _attempt(self, name: str, prompt: Prompt) -> _Attempt:
         """One provider call, parsed and recorded; never raises except on cancellation."""
@@ -335,7 +388,7 @@ class LLMRouter:
             failure = f"{FailureKind.MALFORMED.value}: {type(exc).__name__}"
             return self._failed(prompt, name, started, failure, Decimal(0), 0, 0)
         cost = call_cost_usd(model, completion.tokens_in, completion.tokens_out)
-        self.budget.charge(cost, completion.tokens_in + completion.tokens_out)
+        tokens = completion.tokens_in + completion.tokens_out
         try:
             answer, repaired = parse_answer(completion.text)
             check_invalidation(answer, float(prompt.request.primary.close))
@@ -357,7 +410,7 @@ class LLMRouter:
             tokens=(completion.tokens_in, completion.tokens_out),
             cost=cost,
         )
-        return _Attempt(name, answer, None)
+        return _Attempt(name, answer, None, cost, tokens)
 
     def _failed(
         self,
@@ -380,7 +433,7 @@ class LLMRouter:
             cost,
             error=failure[:200],
         )
-        return _Attempt(name, None, failure)
+        return _Attempt(name, None, failure, cost, tokens_in + tokens_out)
 
     # ------------------------------------------------------------------ answers
 
