@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ray
 
-from trading.config import Settings
+from trading.config import RiskLimits, Settings
 from trading.contracts import Fill, OrderDecision, OrderIntent
 from trading.risk.engine import Mark, RiskPolicy
 from trading.risk.gate import RiskGate, RiskRequest, RiskSummary
@@ -24,7 +24,11 @@ RISK_ACTOR = "risk"
 @ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
 class RiskActor:
     def __init__(self, settings: Settings, checkpoint_path: str, initial_balance: str) -> None:
+        """A restarted actor takes the limits of the last hot reload, not ``settings``."""
         self._path = Path(checkpoint_path)
+        self._reloaded = self._path.with_name(self._path.stem + "-settings.json")
+        if ray.get_runtime_context().was_current_actor_reconstructed and self._reloaded.exists():
+            settings = Settings.model_validate_json(self._reloaded.read_text())
         self._gate = RiskGate.restore(
             RiskPolicy.from_settings(settings), self._path, Decimal(initial_balance)
         )
@@ -63,11 +67,20 @@ class RiskActor:
         self._gate.checkpoint(self._path)
 
     def apply_policy(self, settings: Settings) -> None:
-        """Hot reload: new limits apply to the next decision; the book is untouched."""
+        """Hot reload: new limits apply to the next decision (and after a restart); the book
+        is untouched."""
         self._gate.policy = RiskPolicy.from_settings(settings)
+        self._reloaded.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._reloaded.with_suffix(".tmp")
+        partial.write_text(settings.model_dump_json())
+        partial.replace(self._reloaded)
 
     def summary(self) -> RiskSummary:
         return self._gate.summary()
+
+    def limits(self) -> RiskLimits:
+        """The limits risk enforces now (the config's, or the last hot reload's)."""
+        return self._gate.policy.limits
 
     def ping(self) -> bool:
         return True

@@ -47,6 +47,7 @@ SESSION_FILES = (
     "raytrader.db-shm",
     "wal",
     "risk.json",
+    "risk-settings.json",
     "desk.json",
     "symbols",
     "run-summary.json",
