@@ -1,11 +1,10 @@
 """The backtest event loop: the live orchestrator's step sequence, in-process.
 
 For each step time ``T`` (a closed step bar): the venue's clock moves to ``T``; each symbol's
-``SymbolStep`` (analysis outputs of base bars opened before ``T``); ``desk.marks``;
-``risk.update_market``; ``desk.plan``; ``risk.decide``; ``desk.approve``; the venue; then
-``desk.on_updates``, ``risk.on_fills`` and ``risk.release`` of orders that ended unfilled. The
-desk, the risk gate and the analysis are the live objects, so client ids, and thus orders,
-are the live ones.
+``SymbolStep`` (analysis outputs of base bars opened before ``T``); then the live
+``trade_step`` over the in-process risk gate and venue, driven without an event loop; then
+funding. The desk, the risk gate, the analysis and the step are the live ones, so client ids,
+and thus orders, are the live ones.
 """
 
 from __future__ import annotations
@@ -27,11 +26,11 @@ from trading.contracts import (
     Fill,
     OrderDecision,
     OrderIntent,
-    OrderStatus,
     Timeframe,
 )
 from trading.execution.desk import SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
+from trading.execution.step import LocalRisk, LocalVenue, run_now, trade_step
 from trading.market.instruments import BINANCE_SPOT
 from trading.risk.drawdown import TradingState
 from trading.risk.engine import RiskPolicy
@@ -181,6 +180,7 @@ def run_backtest(
         )
     else:
         venue = SimVenue(data.bars, instruments, fill_settings)
+    risk_port, venue_port = LocalRisk(risk), LocalVenue(venue)
     empty = np.zeros(0, dtype=np.int64)
     times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
     wake = _signal_steps(steps, times, desk.lifecycle.settings.min_confidence)
@@ -221,24 +221,11 @@ def run_backtest(
                         last_close=Decimal(repr(float(base.close[series.base_end[i] - 1]))),
                     )
                 )
-        marks = desk.marks(step_list)
-        flatten = risk.update_market(now, marks, desk.closes(step_list))
-        if flatten:
-            desk.track(flatten)
-            venue.submit(flatten)
-            orders.extend(flatten)
-        summary = risk.summary()
-        requests = desk.plan(step_list, equity=summary.equity)
-        decided = risk.decide(requests)
-        approved = desk.approve(requests, decided)
-        venue.submit(approved)
-        orders.extend(approved)
-        decisions.extend(decided)
-        _note_entries(notes, requests, steps, at)
-        got, ended = desk.on_updates(venue.take_updates())
-        risk.on_fills(got)
-        risk.release(s.client_order_id for s in ended if s.status is not OrderStatus.FILLED)
-        fills.extend(got)
+        result = run_now(trade_step(desk, risk_port, venue_port, step_list, now))
+        orders.extend(result.orders)
+        decisions.extend(result.decisions)
+        _note_entries(notes, result.requests, steps, at)
+        fills.extend(result.fills)
         for symbol, rates in funding.items():
             j = funding_at[symbol]
             while j < len(rates.time_ms) and rates.time_ms[j] <= t_ms:

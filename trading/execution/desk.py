@@ -9,7 +9,7 @@ risk must book). Every input and output is a contract, so both drivers journal t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -109,17 +109,6 @@ class SymbolStepper:
 class OrderUpdate:
     state: OrderState
     fills: tuple[Fill, ...] = ()
-
-
-@dataclass
-class StepResult:
-    """What one step produced, for the journal and the progress counters."""
-
-    requests: list[RiskRequest] = field(default_factory=list)
-    decisions: list[OrderDecision] = field(default_factory=list)
-    orders: list[OrderIntent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-    ended: list[OrderState] = field(default_factory=list)
 
 
 class DeskState(BaseModel):
