@@ -16,9 +16,10 @@ the list from the controller in the background (one controller call per ``refres
 most, none per request); a request that meets a dead replica is retried on another.
 
 Provider calls are bounded per endpoint by ``router.max_calls_per_provider`` in each replica,
-so by ``max_calls_per_provider x pool.max_replicas`` for the whole pool; the LLM budgets are
-likewise per replica. The replica count is exported through Ray's metrics as
-``ray_raytrader_router_replicas{state}``.
+so by ``max_calls_per_provider x pool.max_replicas`` for the whole pool. The LLM budget is one
+for the whole pool: every replica reserves each provider call against the pool's
+``BudgetActor`` (``actors.budget``), which ``start_router_pool`` starts. The replica count
+is exported through Ray's metrics as ``ray_raytrader_router_replicas{state}``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +39,7 @@ import ray
 from ray.actor import ActorHandle
 from ray.util.metrics import Gauge
 
+from actors.budget import BUDGET_ACTOR, BudgetActor, RemoteLedger
 from trading.config import RouterPoolSettings, RouterSettings
 from trading.contracts import IndicatorSnapshot, Regime, Timeframe
 from trading.llm import AnalysisRequest, LLMOpinion, LLMRouter
@@ -60,13 +63,16 @@ class NoRouterReplicaError(RuntimeError):
     concurrency_groups={"control": 2},
 )
 class RouterActor:
-    def __init__(self, settings: RouterSettings, data_dir: str) -> None:
+    def __init__(
+        self, settings: RouterSettings, data_dir: str, budget: ActorHandle[Any] | None = None
+    ) -> None:
         directory = Path(data_dir)
         directory.mkdir(parents=True, exist_ok=True)  # a node without the session's data dir
         cache = settings.cache.model_copy(update={"path": str(directory / "llm-cache.db")})
         evaluation = settings.evaluation.model_copy(update={"path": str(directory / "llm-eval.db")})
         self._router = LLMRouter(
-            settings.model_copy(update={"cache": cache, "evaluation": evaluation})
+            settings.model_copy(update={"cache": cache, "evaluation": evaluation}),
+            ledger=RemoteLedger(budget) if budget is not None else None,
         )
         self._in_flight = 0
         self._peak = 0
@@ -171,8 +177,10 @@ class RouterPoolController:
         settings: RouterSettings,
         data_dir: str,
         replica_options: dict[str, Any] | None = None,
+        budget: ActorHandle[Any] | None = None,
     ) -> None:
         self._settings, self._data_dir = settings, data_dir
+        self._budget = budget  # the pool's one BudgetActor, handed to every replica
         self._pool = settings.pool
         self._options = {"scheduling_strategy": "SPREAD", **(replica_options or {})}
         self._scaler = ReplicaScaler(settings.pool)
@@ -218,6 +226,8 @@ class RouterPoolController:
             task.cancel()
         handles = [*self._serving.values(), *self._starting.values()]
         handles += [h for h, _ in self._retiring.values()]
+        if self._budget is not None:
+            handles.append(self._budget)
         for handle in handles:
             ray.kill(handle, no_restart=True)
         self._serving.clear()
@@ -288,7 +298,9 @@ class RouterPoolController:
 
     def _add(self) -> None:
         rid = f"router-{next(self._ids)}"
-        handle = RouterActor.options(**self._options).remote(self._settings, self._data_dir)
+        handle = RouterActor.options(**self._options).remote(
+            self._settings, self._data_dir, self._budget
+        )
         self._starting[rid] = handle
         self._stats.added += 1
         self._stats.peak_alive = max(self._stats.peak_alive, self._alive())
@@ -428,11 +440,21 @@ def start_router_pool(
     *,
     name: str = ROUTER_POOL_ACTOR,
     replica_options: dict[str, Any] | None = None,
+    budget_options: dict[str, Any] | None = None,
 ) -> RouterPool:
-    """Start the named controller (and its ``min_replicas``) and return a pool client.
+    """Start the pool's budget actor (a new run of its caps), the named controller (and its
+    ``min_replicas``) and return a pool client.
 
-    ``replica_options`` go to ``RouterActor.options`` (e.g. a ``runtime_env`` with keys)."""
-    controller = RouterPoolController.options(name=name).remote(settings, data_dir, replica_options)
+    ``replica_options`` go to ``RouterActor.options`` (e.g. a ``runtime_env`` with keys),
+    ``budget_options`` to ``BudgetActor.options`` (e.g. pinned to the data dir's node). The
+    budget actor is ``llm-budget`` for the default pool, ``<name>-llm-budget`` for another."""
+    budget_name = BUDGET_ACTOR if name == ROUTER_POOL_ACTOR else f"{name}-{BUDGET_ACTOR}"
+    budget = BudgetActor.options(name=budget_name, **(budget_options or {})).remote(
+        settings.budget, data_dir, uuid.uuid4().hex
+    )
+    controller = RouterPoolController.options(name=name).remote(
+        settings, data_dir, replica_options, budget
+    )
     ray.get(controller.view.remote())  # constructed, its first replicas asked for
     return RouterPool(controller, settings.pool)
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,18 @@ from aiohttp import web
 from actors.router import PoolStats, ReplicaScaler, RouterPool, start_router_pool
 from tests.llm.fake_provider import Behaviour, FakeProvider
 from tests.llm.scenario import fake_settings, request
-from trading.config import CacheSettings, HedgeSettings, RouterPoolSettings, RouterSettings
+from trading.config import (
+    Budget,
+    CacheSettings,
+    HedgeSettings,
+    RouterPoolSettings,
+    RouterSettings,
+)
 from trading.contracts import Direction
-from trading.llm import LLMOpinion, LLMRouter
+from trading.llm import Degradation, LLMOpinion, LLMRouter
+from trading.llm.budget import Spending
+from trading.llm.evaluation import EvaluationStore
+from trading.llm.prompt import build_prompt
 
 pytestmark = pytest.mark.ray
 
@@ -242,3 +252,87 @@ def test_a_lost_replica_is_replaced_and_a_request_that_meets_it_is_retried(
     assert _is_claude_long(second)
     assert pool.served == Counter({"router-1": 1, "router-2": 1})
     assert (stats.serving, stats.added, stats.errors) == (1, 2, ["router-1 lost"])
+
+
+BUDGET_POOL = POOL.model_copy(update={"max_replicas": 2, "scale_down_after_s": 120.0})
+BUDGET_FITS = 6  # worst-case calls the daily cap holds; per-replica ledgers would allow 2 x 6
+
+
+def _claude_worst_usd(settings: RouterSettings) -> Decimal:
+    """A claude call's worst case at the test prices (3 and 15 USD per million tokens)."""
+    tokens_in = build_prompt(request()).tokens_estimate
+    return (Decimal("3.0") * tokens_in + Decimal("15.0") * settings.max_tokens_out) / 1_000_000
+
+
+def test_a_pool_of_two_replicas_under_a_burst_spends_one_budget_in_total(
+    ray_session: Any, provider: CountingProvider, tmp_path: Path
+) -> None:
+    tenant = provider.add("claude", "anthropic", Behaviour(status=500, latency_s=0.5))
+    settings, environ = _settings(provider, pool=BUDGET_POOL, cooldown_after_failures=10_000)
+    cap = BUDGET_FITS * _claude_worst_usd(settings)
+    assert Decimal(repr(float(cap))) == cap
+    budget = Budget(daily_usd=float(cap), run_usd=100.0, daily_tokens=10**9, run_tokens=10**9)
+    settings = settings.model_copy(update={"budget": budget})
+    pool = start_router_pool(
+        settings,
+        str(tmp_path),
+        name="router-pool-budget",
+        replica_options={"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}},
+    )
+
+    async def scale_up_for_free() -> None:
+        """Failing calls (they release what they reserve) load the pool to its two replicas."""
+        stop = asyncio.Event()
+
+        async def caller() -> None:
+            for _ in range(200):
+                if stop.is_set():
+                    return
+                await pool.opinion(request())
+
+        callers = [asyncio.create_task(caller()) for _ in range(16)]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(pool.served) < BUDGET_POOL.max_replicas:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*callers), timeout=30)
+        assert len(pool.served) == BUDGET_POOL.max_replicas, await _stats(pool)
+
+    async def scenario() -> tuple[list[LLMOpinion], Counter[str], int, PoolStats, Spending]:
+        await scale_up_for_free()
+        tenant.default = Behaviour(latency_s=1.5)
+        sent_before, served_before = len(tenant.requests), Counter(pool.served)
+        burst = await asyncio.wait_for(
+            asyncio.gather(*(pool.opinion(request()) for _ in range(BURST))), timeout=60
+        )
+        budget_actor = ray.get_actor("router-pool-budget-llm-budget")
+        spending: Spending = await budget_actor.spending.remote()
+        return (
+            list(burst),
+            pool.served - served_before,
+            len(tenant.requests) - sent_before,
+            await _stats(pool),
+            spending,
+        )
+
+    try:
+        burst, served, sent, stats, spending = asyncio.run(scenario())
+    finally:
+        pool.stop()
+
+    assert stats.serving == BUDGET_POOL.max_replicas
+    assert len(served) == BUDGET_POOL.max_replicas, served  # the burst met every replica
+    assert sent == BUDGET_FITS
+    assert Counter(o.source for o in burst) == Counter(
+        {"claude": BUDGET_FITS, "offline": BURST - BUDGET_FITS}
+    )
+    assert {o.degraded for o in burst if o.offline} == {Degradation.BUDGET}
+    calls = EvaluationStore(settings.evaluation, str(tmp_path / "llm-eval.db")).calls("claude")
+    answered = [c for c in calls if c.error is None]
+    assert len(answered) == BUDGET_FITS
+    used = sum(
+        (Decimal("3.0") * c.tokens_in + Decimal("15.0") * c.tokens_out for c in answered),
+        Decimal(0),
+    )
+    assert (spending.reservations, spending.day_usd) == (0, used / 1_000_000)
+    assert spending.day_usd <= cap

@@ -40,6 +40,19 @@ class Reservation:
     tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """What a ledger holds now: spent today and in this run, and reserved by calls in flight."""
+
+    day_usd: Decimal
+    day_tokens: int
+    run_usd: Decimal
+    run_tokens: int
+    reserved_usd: Decimal
+    reserved_tokens: int
+    reservations: int
+
+
 class BudgetLedger:
     """Spent and reserved USD and tokens, today and in this run, against the configured caps."""
 
@@ -69,6 +82,18 @@ class BudgetLedger:
     @property
     def reserved_tokens(self) -> int:
         return sum(r.tokens for r in self.reserved.values())
+
+    def spending(self) -> Spending:
+        self._roll_day()
+        return Spending(
+            self.day_usd,
+            self.day_tokens,
+            self.run_usd,
+            self.run_tokens,
+            self.reserved_usd,
+            self.reserved_tokens,
+            len(self.reserved),
+        )
 
     def _roll_day(self) -> None:
         today = self._now().date()
