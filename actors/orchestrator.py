@@ -27,10 +27,12 @@ from ray.actor import ActorHandle
 
 from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
 from actors.router import RouterPool
-from trading.config import Settings
-from trading.contracts import DecisionOutcome, Fill, OrderDecision, OrderIntent, Signal, epoch_us
-from trading.execution.desk import DeskState, OrderUpdate, SymbolStep, TradingDesk
+from actors.step_ports import RemoteRisk, RemoteVenue
+from trading.config import Settings, SignalSettings
+from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
+from trading.execution.desk import DeskState, SymbolStep, TradingDesk
 from trading.execution.gateway import SendOutcome, SubmitOutcome
+from trading.execution.step import trade_step
 from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
 from trading.reload import ConfigFileWatch, config_changes, refusal
 from trading.risk.gate import RiskSummary
@@ -103,6 +105,9 @@ class Orchestrator:
         self._progress = SessionProgress()
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        # each signal-settings push and the step close it followed: a restarted symbol actor
+        # replays them (``signal_reloads``)
+        self._signal_reloads: list[tuple[datetime | None, SignalSettings]] = []
         self._watch: asyncio.Task[None] | None = None
 
     async def run(
@@ -157,44 +162,25 @@ class Orchestrator:
         if h.paper is not None:
             fresh = {s.symbol: s.bars for s in steps if s.bars} if self._live else None
             await h.paper.advance_to.remote(epoch_us(clock) // 1000, fresh)
-        flatten = await h.risk.update_market.remote(clock, desk.marks(steps), desk.closes(steps))
-        summary = await h.risk.summary.remote()
-        requests = desk.plan(steps, summary.equity)
-        decisions = await h.risk.decide.remote(requests) if requests else []
-        orders = desk.approve(requests, decisions)
-        desk.track(flatten)
-        orders += flatten
-        outcomes, updates = await self._execute(orders, steps)
-        fills, ended = desk.on_updates(updates)
-        if fills:
-            await h.risk.on_fills.remote(fills)
-        if ended:
-            await h.risk.release.remote([s.client_order_id for s in ended])
+        done = await trade_step(
+            desk, RemoteRisk(h.risk), RemoteVenue(h.execution, desk), steps, clock
+        )
         signals = [s.signal for s in steps if s.signal is not None]
         self._signals.update((s.symbol, s) for s in signals)
         events: list[Recordable] = [bar for s in steps for bar in s.bars]
         events += signals
-        events += decisions
-        events += [o.state for o in outcomes]
-        events += fills
-        events += ended
-        equity = summary.equity
-        events.append(EquityPoint(clock, equity, summary.balance, summary.gross_exposure))
+        events += done.decisions
+        events += [o.state for o in done.outcomes]
+        events += done.fills
+        events += done.ended
+        summary = done.summary
+        events.append(EquityPoint(clock, summary.equity, summary.balance, summary.gross_exposure))
         records = await h.journal.record.remote(events, clock)
         self._checkpoint.write_text(desk.state.model_dump_json())
-        self._count(steps, signals, decisions, outcomes, fills, summary, records, clock)
+        self._count(
+            steps, signals, done.decisions, done.outcomes, done.fills, done.summary, records, clock
+        )
         return steps
-
-    async def _execute(
-        self, orders: list[OrderIntent], steps: list[SymbolStep]
-    ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
-        """Send the orders and collect every open order's update."""
-        execution = self._handles.execution
-        prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
-        outcomes = await execution.submit.remote(orders, prices) if orders else []
-        open_ids = self._desk.open_order_ids()
-        updates = await execution.updates.remote(open_ids) if open_ids else []
-        return outcomes, updates
 
     def _count(
         self,
@@ -242,6 +228,8 @@ class Orchestrator:
             raise refused
         if changes:
             h = self._handles
+            after = datetime.fromisoformat(self._progress.clock) if self._progress.clock else None
+            self._signal_reloads.append((after, settings.signals))
             await asyncio.gather(
                 *(actor.apply_signals.remote(settings.signals) for actor in h.symbols.values()),
                 h.risk.apply_policy.remote(settings),
@@ -282,6 +270,10 @@ class Orchestrator:
 
     def settings(self) -> Settings:
         return self._settings
+
+    def signal_reloads(self) -> list[tuple[datetime | None, SignalSettings]]:
+        """Every signal-settings push with the step close it followed (for symbol resumes)."""
+        return list(self._signal_reloads)
 
     def stop(self) -> None:
         self._stopping.set()

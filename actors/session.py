@@ -5,10 +5,12 @@ on the wall clock, handing the paper venue (started with no data files) each ste
 orders are sent, filled on those live bars and journaled (paper trading: no real account).
 
 Placement: the actors that write under the data dir (journal, risk, execution, paper venue,
-orchestrator, and the symbol actors, which checkpoint under ``symbols/``) are pinned with a hard
-node affinity to the node that owns it (``SessionOptions.state_node_id``, default the
-driver's), so Ray restarts them only where their files are; that dir must be durable storage on
-that node or a shared mount. Router replicas spread (their LLM cache and call log are per node).
+orchestrator) are pinned with a hard node affinity to the node that owns it
+(``SessionOptions.state_node_id``, default the driver's), so Ray restarts them only where their
+files are; that dir must be durable storage on that node or a shared mount; so is the router
+pool's LLM budget actor (its ledger file). Symbol actors keep no files (a restarted one resumes
+from its source and the orchestrator's clock) and spread, as do router replicas (their LLM cache
+and call log are per node).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator, Sessi
 from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
 from actors.router import start_router_pool
-from actors.symbol import SymbolActor, SymbolProgress, actor_name, checkpoint_name
+from actors.symbol import SymbolActor, SymbolProgress, actor_name
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
 from trading.journal.chain import VerifyReport
@@ -49,7 +51,6 @@ SESSION_FILES = (
     "risk.json",
     "risk-settings.json",
     "desk.json",
-    "symbols",
     "run-summary.json",
 )
 
@@ -142,17 +143,12 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     )
     router = None
     if settings.features.llm_opinion:
-        router = start_router_pool(settings.router, str(data_dir))
-    (data_dir / "symbols").mkdir(parents=True, exist_ok=True)
+        router = start_router_pool(  # the pool's budget actor is stateful: pinned
+            settings.router, str(data_dir), budget_options={"scheduling_strategy": pinned}
+        )
     symbols = {
-        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy=pinned).remote(
-            symbol,
-            settings.base_timeframe,
-            settings.timeframes,
-            source,
-            settings.signals,
-            router,
-            checkpoint=str(data_dir / "symbols" / checkpoint_name(symbol)),
+        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(
+            symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
         )
         for symbol, source in sources.items()
     }

@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 import ray
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.orchestrator import ORCHESTRATOR_ACTOR
 from actors.router import RouterPool, opinion_request
 from trading.config import SignalSettings
 from trading.contracts import IndicatorSnapshot, MarketBar, Signal, Timeframe
@@ -43,27 +43,6 @@ def actor_name(symbol: str) -> str:
     return f"symbol:{symbol}"
 
 
-def checkpoint_name(symbol: str) -> str:
-    """``BTC-USDT.json``: a symbol's checkpoint file under the session's ``symbols/``."""
-    return symbol.replace("/", "-") + ".json"
-
-
-class SymbolCheckpoint(BaseModel):
-    """Where a symbol's clock is, for a restarted actor: the last two closes it served, and
-    each hot-reloaded ``SignalSettings`` with the close it was applied after."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    served: list[datetime] = Field(default_factory=list)
-    reloads: list[tuple[datetime | None, SignalSettings]] = Field(default_factory=list)
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(self.model_dump_json())
-        partial.replace(path)
-
-
 @ray.remote(num_cpus=0.02, max_restarts=-1, max_task_retries=-1)
 class SymbolActor:
     """Steps its base bars as the orchestrator's clock advances; one call per step returns
@@ -73,9 +52,10 @@ class SymbolActor:
     the venue's klines into ``LiveBars``; ``advance(T)`` takes the closed bars closed by T).
 
     Restartable: ``advance`` is idempotent (a repeated close returns the same step, an earlier
-    one no bars), and a restarted actor replays its source (live: the REST warm-up) silently
-    up to the last close it served, with the same hot reloads at the same closes, so its next
-    steps equal an uninterrupted actor's and no bar is served twice."""
+    one no bars). A restarted actor replays its source (live: the REST warm-up) silently up to
+    the step before the first close it is asked for, applying the hot reloads the orchestrator
+    (``resume_from``) pushed at the closes it pushed them after, so its steps equal an
+    uninterrupted actor's and no bar is served twice. It keeps no files: it may run anywhere."""
 
     def __init__(
         self,
@@ -86,7 +66,7 @@ class SymbolActor:
         signals: SignalSettings,
         router: RouterPool | None = None,
         llm_min_confidence: float = 0.55,
-        checkpoint: str | None = None,
+        resume_from: str = ORCHESTRATOR_ACTOR,
     ) -> None:
         self._router = router
         self._llm_min_confidence = llm_min_confidence
@@ -108,15 +88,9 @@ class SymbolActor:
         self._progress = SymbolProgress(symbol)
         self._signal: Signal | None = None
         self._last_step: SymbolStep | None = None
-        self._checkpoint_path = Path(checkpoint) if checkpoint else None
-        self._checkpoint = SymbolCheckpoint()
-        self._resuming = False
-        restarted = ray.get_runtime_context().was_current_actor_reconstructed
-        if restarted and self._checkpoint_path is not None and self._checkpoint_path.exists():
-            self._checkpoint = SymbolCheckpoint.model_validate_json(
-                self._checkpoint_path.read_text()
-            )
-            self._resuming = bool(self._checkpoint.served or self._checkpoint.reloads)
+        self._resume_from = resume_from
+        self._resuming = ray.get_runtime_context().was_current_actor_reconstructed
+        self._resumed_to: datetime | None = None
 
     def first_close(self) -> datetime | None:
         """Close time of the first bar: where the orchestrator's clock starts."""
@@ -126,24 +100,17 @@ class SymbolActor:
         """The step at close ``until``; idempotent (the last close again: the same step; an
         earlier close: no bars)."""
         if self._resuming:
-            await self._resume()
+            await self._resume(until - self._stepper.step.duration)
         last = self._last_step
         if last is not None and until <= last.time:
             return last if until == last.time else SymbolStep(self._analysis.symbol, until)
         step = self._stepper.advance(until)
-        served = self._checkpoint.served
-        if served and step.bars and step.bars[0].close_time <= served[-1]:
-            # live, restarted before the warm-up reached the last close served: never twice
-            step = replace(step, bars=tuple(b for b in step.bars if b.close_time > served[-1]))
+        resumed_to = self._resumed_to
+        if resumed_to is not None and step.bars and step.bars[0].close_time <= resumed_to:
+            # live, restarted before the warm-up reached the clock: never serve a bar twice
+            step = replace(step, bars=tuple(b for b in step.bars if b.close_time > resumed_to))
         if self._router is not None and step.signal is not None:
             step = await self._second_opinion(step, step.signal, self._router)
-        self._served(step)
-        served[:] = [*served[-1:], until]
-        if self._checkpoint_path is not None:
-            self._checkpoint.write(self._checkpoint_path)
-        return step
-
-    def _served(self, step: SymbolStep) -> None:
         self._last_step = step
         if step.signal is not None:
             self._signal = step.signal
@@ -151,29 +118,29 @@ class SymbolActor:
             self._progress.last_close = str(step.last_close)
         live_ended = self._live is None or self._live.error is not None
         self._progress.done = live_ended and self._stepper.exhausted
+        return step
 
-    async def _resume(self) -> None:
-        """After a restart: feed the analysis silently up to the last close served, applying
-        each hot reload after the close it followed, and recompute the last step (live: once
-        the venue's warm-up reaches that close, or after ``LIVE_RESUME_WAIT_S``)."""
-        self._resuming = False
-        served = self._checkpoint.served
-        if self._live is not None and served:
-            await self._live_reaches(self._live, served[-1])
-        for after, signals in self._checkpoint.reloads:
-            if after is not None and served and after >= served[-1]:
-                self._replay_last(served)
-            elif after is not None:
+    async def _resume(self, served: datetime) -> None:
+        """After a restart: feed the analysis silently up to ``served`` (the close before the
+        one asked for), with each hot reload applied after the close it followed (live: once
+        the venue's warm-up reaches ``served``, or after ``LIVE_RESUME_WAIT_S``)."""
+        self._resuming, self._resumed_to = False, served
+        if self._live is not None:
+            await self._live_reaches(self._live, served)
+        for after, signals in await self._reloads():
+            if after is not None and after <= served:
                 self._stepper.advance(after)
             self._analysis.apply_signal_settings(signals)
-        self._replay_last(served)
+        self._stepper.advance(served)
 
-    def _replay_last(self, served: list[datetime]) -> None:
-        if not served or self._last_step is not None:
-            return
-        if len(served) > 1:
-            self._stepper.advance(served[-2])
-        self._served(self._stepper.advance(served[-1]))
+    async def _reloads(self) -> list[tuple[datetime | None, SignalSettings]]:
+        """The hot reloads pushed so far, from the orchestrator (none if it is gone)."""
+        try:
+            source = ray.get_actor(self._resume_from)
+        except ValueError:
+            return []
+        reloads: list[tuple[datetime | None, SignalSettings]] = await source.signal_reloads.remote()
+        return reloads
 
     @staticmethod
     async def _live_reaches(live: LiveBars, close: datetime) -> None:
@@ -186,15 +153,11 @@ class SymbolActor:
 
     async def apply_signals(self, settings: SignalSettings) -> bool:
         """Hot reload: the next signal uses ``settings`` (see
-        ``SymbolAnalysis.apply_signal_settings``); returns whether calibration was reset."""
+        ``SymbolAnalysis.apply_signal_settings``); returns whether calibration was reset. A
+        restarted actor not yet resumed leaves it to the resume, which replays every reload."""
         if self._resuming:
-            await self._resume()
-        reset = self._analysis.apply_signal_settings(settings)
-        served = self._checkpoint.served
-        self._checkpoint.reloads.append((served[-1] if served else None, settings))
-        if self._checkpoint_path is not None:
-            self._checkpoint.write(self._checkpoint_path)
-        return reset
+            return False
+        return self._analysis.apply_signal_settings(settings)
 
     def signal_settings(self) -> SignalSettings:
         return self._analysis.settings

@@ -8,14 +8,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
 
-from actors.symbol import SymbolActor, SymbolCheckpoint
+from actors.symbol import SymbolActor
 from tests.test_live_feed import H1, M5, M15, VenueThread, real_bars, wait_for_close
 from trading.config import SignalSettings
 from trading.contracts import MarketBar
@@ -30,6 +30,20 @@ KILL_AFTER_STEPS = 12
 DEADLINE_S = 90.0
 
 
+@ray.remote
+class PushedReloads:
+    """The orchestrator's record of signal-settings pushes (``signal_reloads``), on its own."""
+
+    def __init__(self) -> None:
+        self._pushed: list[tuple[datetime | None, SignalSettings]] = []
+
+    def push(self, after: datetime | None, settings: SignalSettings) -> None:
+        self._pushed.append((after, settings))
+
+    def signal_reloads(self) -> list[tuple[datetime | None, SignalSettings]]:
+        return list(self._pushed)
+
+
 def _pid(actor: Any) -> int:
     pid: int = ray.get(actor.__ray_call__.remote(lambda _: os.getpid()), timeout=60)
     return pid
@@ -39,14 +53,13 @@ def test_restarted_live_symbol_actor_serves_every_venue_bar_once(
     shared_data: Path, ray_session: Any, tmp_path: Path
 ) -> None:
     btc = real_bars(shared_data, 3000, 96)
-    checkpoint = tmp_path / "BTC-USDT.json"
     step_times = [btc[0].open_time + k * M15.duration for k in range(1, len(btc) // 3 + 1)]
     served: list[MarketBar] = []
     # 0.15 s per bar: a restart of a few seconds misses a few dozen streamed bars at most
     with VenueThread(btc, live_from=LIVE_FROM, tick_s=0.05) as venue:
         feed = VenueFeed(venue.rest_url, max_skew_ms=math.inf, warmup_bars=WARMUP_BARS)
         actor = SymbolActor.remote(  # type: ignore[attr-defined]
-            "BTC/USDT", M5, (M15, H1), feed, SignalSettings(), checkpoint=str(checkpoint)
+            "BTC/USDT", M5, (M15, H1), feed, SignalSettings()
         )
         try:
             deadline = time.monotonic() + DEADLINE_S
@@ -60,10 +73,6 @@ def test_restarted_live_symbol_actor_serves_every_venue_bar_once(
                 served.extend(step.bars)
                 if number == KILL_AFTER_STEPS:
                     last_before_kill = step
-                    assert SymbolCheckpoint.model_validate_json(checkpoint.read_text()).served == [
-                        step_times[number - 2],
-                        until,
-                    ]
                     pid = _pid(actor)
                     ray.kill(actor, no_restart=False)
                     while _pid(actor) == pid:  # the kill lands asynchronously
@@ -98,8 +107,9 @@ def test_restarted_replay_symbol_actor_repeats_its_hot_reload_at_the_same_close(
     actor's (same bars, same signals, same confidence)."""
     source = str(data_file(BUNDLED_DATA, "BTC/USDT", M5))
     args = ("BTC/USDT", M5, (M15, H1), source, SignalSettings())
+    pushed = PushedReloads.options(name=f"reloads-{tmp_path.name}").remote()  # type: ignore[attr-defined]
     steady = SymbolActor.remote(*args)  # type: ignore[attr-defined]
-    restarted = SymbolActor.remote(*args, checkpoint=str(tmp_path / "BTC-USDT.json"))  # type: ignore[attr-defined]
+    restarted = SymbolActor.remote(*args, resume_from=f"reloads-{tmp_path.name}")  # type: ignore[attr-defined]
     reweighted = SignalSettings(timeframe_weights={M15: 0.7, H1: 0.3})
     try:
         first = ray.get(steady.first_close.remote(), timeout=60)
@@ -113,6 +123,7 @@ def test_restarted_replay_symbol_actor_repeats_its_hot_reload_at_the_same_close(
                 assert steps[0].signal.components["m15_weight"] > 0.5, "the reload is in force"
             if number == 12:
                 assert ray.get([a.apply_signals.remote(reweighted) for a in (steady, restarted)])
+                ray.get(pushed.push.remote(clock, reweighted))  # as the orchestrator records it
             if number == 40:
                 pid = _pid(restarted)
                 ray.kill(restarted, no_restart=False)
@@ -122,5 +133,5 @@ def test_restarted_replay_symbol_actor_repeats_its_hot_reload_at_the_same_close(
             clock += M15.duration
         assert ray.get(restarted.signal_settings.remote(), timeout=10) == reweighted
     finally:
-        ray.kill(steady)
-        ray.kill(restarted)
+        for actor in (steady, restarted, pushed):
+            ray.kill(actor)
