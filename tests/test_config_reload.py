@@ -6,6 +6,7 @@ change, and a bad edit or a restart-only edit is refused with the old settings k
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -229,3 +230,69 @@ def test_api_style_reload_of_a_restart_only_key_raises_and_is_journaled(
     [record] = _configs(journal)
     assert (record["source"], record["applied"]) == ("api:test", False)
     assert list(record["changes"]) == ["symbols"]
+
+
+def _reloaded(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with ``section__key`` values replaced (validated like a config file)."""
+    document = settings.model_dump(mode="json")
+    for name, value in changes.items():
+        section, key = name.split("__")
+        document[section][key] = value
+    return Settings.model_validate(document)
+
+
+@pytest.mark.ray
+def test_journal_rerun_applies_a_mid_session_reload_where_it_landed(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    """A reload of a signal weight and a risk limit between steps 100 and 101: ``rerun`` with
+    the starting config lays it over at the same place and reproduces every signal and
+    decision; the same journal without the config record does not."""
+    from trading.journal.rerun import rerun
+
+    settings = load_settings(_config(tmp_path))
+    data_dir = tmp_path / "data"
+    handles, orchestrator = start_actors(
+        SessionOptions(settings=settings, data_dir=data_dir, max_bars=600, poll_s=0.2)
+    )
+    journal = data_dir / "journal.jsonl"
+    middle = FIRST_CLOCK + 99 * STEP
+    try:
+        ray.get(orchestrator.run.remote(FIRST_CLOCK, middle), timeout=300)
+        weights = {**settings.signals.model_dump(mode="json")["timeframe_weights"], "1h": 0.5}
+        new = _reloaded(
+            settings, signals__timeframe_weights=weights, risk__max_gross_exposure_pct=10.0
+        )
+        change = ray.get(orchestrator.apply_settings.remote(new, "api:test", "d1g"), timeout=60)
+        progress = ray.get(orchestrator.run.remote(middle + STEP, middle + 100 * STEP), timeout=300)
+    finally:
+        stop_actors(handles, orchestrator)
+    assert change.applied
+    assert change.changes == {
+        "risk.max_gross_exposure_pct": {"old": 20.0, "new": 10.0},
+        "signals.timeframe_weights.1h": {"old": 0.25, "new": 0.5},
+    }
+    records = list(read(journal))
+    at = next(i for i, r in enumerate(records) if r["kind"] == "config")
+    after = [r["payload"] for r in records[at:] if r["kind"] == "decision"]
+    assert after, "decisions after the reload"
+    assert any(d["outcome"] != "APPROVED" for d in after), [d["outcome"] for d in after]
+
+    report = rerun(journal, settings, Decimal("100000"))
+    assert report.reloads == 1
+    assert report.steps == progress.steps == 200
+    assert report.decisions == sum(progress.decisions.values())
+    assert report.identical, (report.mismatches[:2], report.signal_mismatches[:2])
+
+    stripped = tmp_path / "without-reload.jsonl"
+    stripped.write_text(
+        "".join(
+            line
+            for line in journal.read_text().splitlines(keepends=True)
+            if json.loads(line)["kind"] != "config"
+        )
+    )
+    unreloaded = rerun(stripped, settings, Decimal("100000"))
+    assert unreloaded.reloads == 0
+    assert unreloaded.signal_mismatches
+    assert unreloaded.mismatches

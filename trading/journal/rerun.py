@@ -4,24 +4,39 @@ The journal holds, step by step, the base bars every symbol saw, and the venue's
 (order states, fills). Feeding the bars through fresh ``SymbolAnalysis`` objects, the same
 ``TradingDesk`` and ``RiskGate``, and the journaled fills where the venue answered, must
 reproduce every risk decision: same client ids, outcomes, reasons, quantities and evidence.
+Each applied hot reload (a ``config`` record) is laid over the settings between the same two
+steps as in the session, on the same objects: signal weights, risk limits, the desk's stops.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from trading.config import Settings
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus, Signal
-from trading.execution.desk import OrderUpdate, SymbolStepper, TradingDesk
+from trading.contracts import (
+    Fill,
+    MarketBar,
+    OrderDecision,
+    OrderIntent,
+    OrderState,
+    OrderStatus,
+    Signal,
+)
+from trading.execution.desk import OrderUpdate, SymbolStep, SymbolStepper, TradingDesk
+from trading.execution.gateway import SubmitOutcome
+from trading.execution.step import LocalRisk, run_now, trade_step
 from trading.journal.chain import read
+from trading.journal.recorder import ConfigChange
+from trading.reload import config_changes
 from trading.risk.engine import RiskPolicy
 from trading.risk.gate import RiskGate
 from trading.risk.portfolio import Portfolio
@@ -38,6 +53,7 @@ class Step:
     decisions: list[OrderDecision] = field(default_factory=list)
     states: list[OrderState] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
+    reloads: list[ConfigChange] = field(default_factory=list)  # applied before this step
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,7 @@ class RerunReport:
     mismatches: tuple[tuple[OrderDecision | None, OrderDecision | None], ...]
     signals_recomputed: int
     signal_mismatches: tuple[tuple[Signal | None, Signal], ...]
+    reloads: int = 0  # applied hot reloads re-applied
 
     @property
     def identical(self) -> bool:
@@ -63,9 +80,16 @@ _KINDS: dict[str, type[BaseModel]] = {
 
 
 def journal_steps(path: Path) -> Iterator[Step]:
-    """The journal's events grouped by their step clock (the record time), in order."""
+    """The journal's events grouped by their step clock (the record time), in order; each
+    applied reload goes with the next step (it landed after the step it is stamped with)."""
     current: Step | None = None
+    reloads: list[ConfigChange] = []
     for record in read(path):
+        if record["kind"] == "config":
+            change = _config_change(record["payload"])
+            if change.applied and change.changes:
+                reloads.append(change)
+            continue
         cls = _KINDS.get(record["kind"])
         if cls is None:
             continue
@@ -73,7 +97,8 @@ def journal_steps(path: Path) -> Iterator[Step]:
         if current is None or current.clock != clock:
             if current is not None:
                 yield current
-            current = Step(clock)
+            current = Step(clock, reloads=reloads)
+            reloads = []
         event = cls.model_validate_json(json.dumps(record["payload"]))
         if isinstance(event, MarketBar):
             current.bars[event.symbol].append(event)
@@ -89,8 +114,53 @@ def journal_steps(path: Path) -> Iterator[Step]:
         yield current
 
 
+class ReloadMismatchError(ValueError):
+    """A journaled reload does not follow from the settings the rerun runs with: they are not
+    the session's (the journaled old value of ``key`` differs from the running one)."""
+
+    def __init__(self, key: str, journaled: Any, running: Any) -> None:
+        super().__init__(
+            f"journaled reload of {key}: {journaled!r}, the rerun's settings give {running!r}"
+        )
+        self.key = key
+
+
+def _config_change(payload: dict[str, Any]) -> ConfigChange:
+    return ConfigChange(
+        datetime.fromisoformat(payload["ts"]),
+        payload["source"],
+        payload["digest"],
+        payload["changes"],
+        payload["applied"],
+        payload["error"],
+    )
+
+
+def reloaded(settings: Settings, change: ConfigChange) -> Settings:
+    """``settings`` with a journaled reload's new values at its dotted keys; the change must be
+    exactly what the session saw (its old values are ``settings``' values)."""
+    document = settings.model_dump(mode="json")
+    for key, values in change.changes.items():
+        *parents, leaf = key.split(".")
+        node = document
+        for name in parents:
+            node = node.setdefault(name, {})
+        if values["new"] is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = values["new"]
+    after = Settings.model_validate(document)
+    seen = config_changes(settings, after)
+    for key in dict.fromkeys([*change.changes, *seen]):
+        if seen.get(key) != change.changes.get(key):
+            journaled, running = change.changes.get(key), seen.get(key)
+            raise ReloadMismatchError(key, journaled, running)
+    return after
+
+
 def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunReport:
-    """Decide every journaled step again and compare with what was journaled."""
+    """Decide every journaled step again and compare with what was journaled; ``settings`` are
+    the session's at its start (each applied reload is laid over them where it landed)."""
     steps = list(journal_steps(path))
     queues: dict[str, list[MarketBar]] = defaultdict(list)
     for step in steps:
@@ -111,8 +181,15 @@ def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunRepo
     desk = TradingDesk.from_settings(settings)
     mismatches: list[tuple[OrderDecision | None, OrderDecision | None]] = []
     signal_mismatches: list[tuple[Signal | None, Signal]] = []
-    decided = recomputed = 0
+    decided = recomputed = reloads = 0
     for step in steps:
+        for change in step.reloads:
+            settings = reloaded(settings, change)
+            for stepper in steppers.values():
+                stepper.analysis.apply_signal_settings(settings.signals)
+            risk.policy = RiskPolicy.from_settings(settings)
+            desk.reconfigure(settings)
+            reloads += 1
         symbol_steps = []
         for stepper in steppers.values():
             symbol_step = stepper.advance(step.clock)
@@ -125,29 +202,37 @@ def rerun(path: Path, settings: Settings, initial_balance: Decimal) -> RerunRepo
                 if symbol_step.signal != journaled and journaled is not None:
                     signal_mismatches.append((symbol_step.signal, journaled))
             symbol_steps.append(symbol_step)
-        flatten = risk.update_market(
-            step.clock, desk.marks(symbol_steps), desk.closes(symbol_steps)
+        done = run_now(
+            trade_step(desk, LocalRisk(risk), JournaledVenue(step), symbol_steps, step.clock)
         )
-        requests = desk.plan(symbol_steps, risk.summary().equity)
-        decisions = risk.decide(requests)
-        decided += len(decisions)
-        if decisions != step.decisions:
-            mismatches.extend(_pairs(decisions, step.decisions))
-        desk.approve(requests, decisions)
-        desk.track(flatten)
+        decided += len(done.decisions)
+        if done.decisions != step.decisions:
+            mismatches.extend(_pairs(done.decisions, step.decisions))
+    return RerunReport(
+        len(steps), decided, tuple(mismatches), recomputed, tuple(signal_mismatches), reloads
+    )
+
+
+class JournaledVenue:
+    """The venue's journaled answers of one step as a venue port: the orders' final states
+    and the fills (an order with fills and no final state is still open)."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    async def execute(
+        self, orders: Sequence[OrderIntent], steps: Sequence[SymbolStep]
+    ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
         fills_by_order: dict[str, list[Fill]] = defaultdict(list)
-        for fill in step.fills:
+        for fill in self.step.fills:
             fills_by_order[fill.client_order_id].append(fill)
         updates = [
             OrderUpdate(state, tuple(fills_by_order.pop(state.client_order_id, ())))
-            for state in step.states
+            for state in self.step.states
             if state.status.is_terminal
         ]
         updates += [OrderUpdate(_open(fills[0]), tuple(fills)) for fills in fills_by_order.values()]
-        fills, ended = desk.on_updates(updates)
-        risk.on_fills(fills)
-        risk.release(s.client_order_id for s in ended)
-    return RerunReport(len(steps), decided, tuple(mismatches), recomputed, tuple(signal_mismatches))
+        return [], updates
 
 
 def _open(fill: Fill) -> OrderState:
