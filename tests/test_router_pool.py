@@ -17,9 +17,10 @@ import pytest
 import ray
 from aiohttp import web
 
+from actors.budget import BudgetActor
 from actors.router import PoolStats, ReplicaScaler, RouterPool, start_router_pool
 from tests.llm.fake_provider import Behaviour, FakeProvider
-from tests.llm.scenario import fake_settings, request
+from tests.llm.scenario import fake_models, fake_settings, request
 from trading.config import (
     Budget,
     CacheSettings,
@@ -29,7 +30,7 @@ from trading.config import (
 )
 from trading.contracts import Direction
 from trading.llm import Degradation, LLMOpinion, LLMRouter
-from trading.llm.budget import Spending
+from trading.llm.budget import Reservation, Spending
 from trading.llm.evaluation import EvaluationStore
 from trading.llm.prompt import build_prompt
 
@@ -336,3 +337,44 @@ def test_a_pool_of_two_replicas_under_a_burst_spends_one_budget_in_total(
     )
     assert (spending.reservations, spending.day_usd) == (0, used / 1_000_000)
     assert spending.day_usd <= cap
+
+
+def test_the_budget_actor_keeps_todays_and_this_runs_spending_across_a_restart(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    models = fake_models(FakeProvider(), ("claude",))
+    budget = Budget(daily_usd=1.0, run_usd=1.0)
+    actor = BudgetActor.options(name="llm-budget-restart").remote(budget, str(tmp_path), "run-1")
+    spent = ray.get(actor.reserve_first.remote(models, 1000, 400), timeout=30)  # 0.009
+    in_flight = ray.get(actor.reserve_first.remote(models, 1000, 400), timeout=30)
+    assert isinstance(spent, Reservation)
+    assert isinstance(in_flight, Reservation)
+    ray.get(actor.settle.remote(spent, Decimal("0.004"), 1100), timeout=30)
+    before: Spending = ray.get(actor.spending.remote(), timeout=30)
+    ray.kill(actor, no_restart=False)  # Ray restarts it (max_restarts=-1)
+    deadline = time.monotonic() + 60
+    after: Spending = ray.get(actor.spending.remote(), timeout=60)
+    while after.reservations and time.monotonic() < deadline:  # the old process still answers
+        time.sleep(0.1)
+        after = ray.get(actor.spending.remote(), timeout=60)
+    ray.get(actor.settle.remote(in_flight, Decimal("0.003"), 900), timeout=30)  # settles late
+    settled: Spending = ray.get(actor.spending.remote(), timeout=30)
+    next_run = BudgetActor.remote(budget, str(tmp_path), "run-2")
+    fresh: Spending = ray.get(next_run.spending.remote(), timeout=60)
+    for handle in (actor, next_run):
+        ray.kill(handle, no_restart=True)
+
+    assert (before.day_usd, before.run_tokens, before.reservations) == (Decimal("0.004"), 1100, 1)
+    assert (after.day_usd, after.run_usd, after.day_tokens, after.reservations) == (
+        Decimal("0.004"),
+        Decimal("0.004"),
+        1100,
+        0,  # what was in flight is charged when it settles
+    )
+    assert (settled.day_usd, settled.run_tokens) == (Decimal("0.007"), 2000)
+    assert (fresh.day_usd, fresh.day_tokens, fresh.run_usd, fresh.run_tokens) == (
+        Decimal("0.007"),
+        2000,
+        Decimal(0),
+        0,
+    )
