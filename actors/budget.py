@@ -33,9 +33,11 @@ _CALL_TIMEOUT_S = 5.0  # a budget that cannot answer refuses the call (it never 
 class BudgetActor:
     """Reserve, settle, release: each one step on the actor's event loop, so atomic."""
 
-    def __init__(self, budget: Budget, data_dir: str, run_id: str) -> None:
+    def __init__(self, budget: Budget, data_dir: str, run_id: str, hold_s: float) -> None:
+        """``hold_s``: how long a replica may hold a reservation; one it never settles (the
+        replica was lost) is dropped after that."""
         self._file = LedgerFile(Path(data_dir) / LEDGER_FILE, run_id)
-        self._ledger = self._file.load(budget, lambda: datetime.now(UTC))
+        self._ledger = self._file.load(budget, lambda: datetime.now(UTC), hold_s)
 
     async def reserve_first(
         self, models: Sequence[ModelConfig], tokens_in: int, max_tokens_out: int

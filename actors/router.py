@@ -49,6 +49,7 @@ _STARTUP_TIMEOUT_S = 120.0
 _STALE_VIEWS = 2  # a view older than this many refresh periods is re-read before routing
 _RETIRE_GRACE = 3  # refresh periods a retiring replica keeps serving stale views
 _WAIT_PERIODS = 30  # refresh periods a request waits for a replica when none answers
+_SETTLE_S = 30.0  # past its request deadline, a call's reservation is dropped after this long
 
 
 class NoRouterReplicaError(RuntimeError):
@@ -450,7 +451,7 @@ def start_router_pool(
     budget actor is ``llm-budget`` for the default pool, ``<name>-llm-budget`` for another."""
     budget_name = BUDGET_ACTOR if name == ROUTER_POOL_ACTOR else f"{name}-{BUDGET_ACTOR}"
     budget = BudgetActor.options(name=budget_name, **(budget_options or {})).remote(
-        settings.budget, data_dir, uuid.uuid4().hex
+        settings.budget, data_dir, uuid.uuid4().hex, settings.request_timeout_ms / 1000 + _SETTLE_S
     )
     controller = RouterPoolController.options(name=name).remote(
         settings, data_dir, replica_options, budget

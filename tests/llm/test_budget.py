@@ -265,6 +265,22 @@ def test_refusal_names_the_cap_and_counts_what_is_reserved() -> None:
     assert (ledger.run_usd, ledger.run_tokens) == (Decimal("0.004"), 1100)
 
 
+def test_a_reservation_never_settled_is_dropped_after_hold_s() -> None:
+    clock = [NOW]
+    ledger = BudgetLedger(Budget(run_usd=0.01), lambda: clock[0], hold_s=30.0)
+    claude = _model("claude")
+    lost = ledger.reserve(claude, 1000, 400)  # 0.009: its replica dies holding it
+    assert isinstance(lost, Reservation)
+    clock[0] = NOW + timedelta(seconds=30)
+    assert ledger.reserve(claude, 1000, 400) == "run_usd 0.01 spent (0 used, 0.009 reserved)"
+    clock[0] = NOW + timedelta(seconds=30.001)
+    again = ledger.reserve(claude, 1000, 400)
+    assert isinstance(again, Reservation)
+    assert (ledger.spending().reservations, ledger.spending().expired) == (1, 1)
+    ledger.settle(lost, Decimal("0.0005"), 300)  # a late settlement is still charged
+    assert (ledger.run_usd, ledger.run_tokens) == (Decimal("0.0005"), 300)
+
+
 def test_ledger_file_keeps_the_day_and_the_run_and_resets_each_when_it_changes(
     tmp_path: Path,
 ) -> None:

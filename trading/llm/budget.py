@@ -19,7 +19,7 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +38,7 @@ class Reservation:
     model: str
     usd: Decimal
     tokens: int
+    at: datetime  # when the ledger made it (by its own clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Spending:
     reserved_usd: Decimal
     reserved_tokens: int
     reservations: int
+    expired: int  # reservations dropped unsettled after ``hold_s`` (their holder was lost)
 
 
 class BudgetLedger:
@@ -65,8 +67,13 @@ class BudgetLedger:
         spent_today_tokens: int = 0,
         spent_run_usd: Decimal = Decimal(0),
         spent_run_tokens: int = 0,
+        hold_s: float | None = None,
     ) -> None:
+        """``hold_s``: how long a reservation may stay unsettled before it is dropped (a call
+        cannot outlive its request deadline; the holder of an older one was lost). None: never."""
         self.budget = budget
+        self.hold_s = hold_s
+        self.expired = 0
         self._now = now
         self.day: date = now().date()
         self.day_usd = spent_today_usd
@@ -93,9 +100,19 @@ class BudgetLedger:
             self.reserved_usd,
             self.reserved_tokens,
             len(self.reserved),
+            self.expired,
         )
 
+    def _expire(self) -> None:
+        if self.hold_s is None:
+            return
+        cutoff = self._now() - timedelta(seconds=self.hold_s)
+        for held in [r for r in self.reserved.values() if r.at < cutoff]:
+            del self.reserved[held.id]
+            self.expired += 1
+
     def _roll_day(self) -> None:
+        self._expire()
         today = self._now().date()
         if today != self.day:
             self.day, self.day_usd, self.day_tokens = today, Decimal(0), 0
@@ -130,6 +147,7 @@ class BudgetLedger:
             model.name,
             call_cost_usd(model, tokens_in, max_tokens_out),
             tokens_in + max_tokens_out,
+            self._now(),
         )
         self.reserved[held.id] = held
         return held
@@ -205,8 +223,8 @@ class LedgerFile:
         self.path = path
         self.run_id = run_id
 
-    def load(self, budget: Budget, now: Now) -> BudgetLedger:
-        ledger = BudgetLedger(budget, now)
+    def load(self, budget: Budget, now: Now, hold_s: float | None = None) -> BudgetLedger:
+        ledger = BudgetLedger(budget, now, hold_s=hold_s)
         if not self.path.exists():
             return ledger
         saved = json.loads(self.path.read_text())

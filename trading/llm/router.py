@@ -213,12 +213,12 @@ class LLMRouter:
         (the budget decides at each call which of them still fits)."""
         tokens_in = prompt.tokens_estimate
         max_out = self.settings.max_tokens_out
-        fitting = [name for name in self.chain if self.health[name].available()]
-        if not fitting:
+        healthy = [name for name in self.chain if self.health[name].available()]
+        if not healthy:
             return []
         request = prompt.request
         if self.settings.exploration_rate and self._rng.random() < self.settings.exploration_rate:
-            primary = self._rng.choice(fitting)
+            primary = self._rng.choice(healthy)
         else:
             stats = [
                 ModelStats(
@@ -229,7 +229,7 @@ class LLMRouter:
                     usd_per_call=float(call_cost_usd(self.models[name], tokens_in, max_out // 2)),
                     p95_ms=self.health[name].p95_ms(),
                 )
-                for name in fitting
+                for name in healthy
             ]
             primary = rank(
                 policy,
@@ -237,7 +237,7 @@ class LLMRouter:
                 cost_margin=self.settings.cost_margin,
                 latency_slo_ms=self.settings.latency_slo_ms,
             )[0]
-        return [primary, *(name for name in fitting if name != primary)]
+        return [primary, *(name for name in healthy if name != primary)]
 
     def hedge_delay_s(self, model: str) -> float:
         """The model's rolling p95 once it has enough samples, clamped; the default before."""
