@@ -1,9 +1,10 @@
 """The trading desk: one bar step of the pipeline, the same for live actors and backtests.
 
-Per step the caller (the live ``Orchestrator`` or the backtester) does, in this order:
-``plan`` (analysis outputs -> risk requests), the risk decisions, ``approve`` (decisions ->
-orders), the venue, then ``on_updates`` (order states and fills -> the fills and ended orders
-risk must book). Every input and output is a contract, so both drivers journal the same events.
+Per step ``trading.execution.step.trade_step`` (run by the live ``Orchestrator``, the
+backtester and the journal rerun) does, in this order: ``plan`` (analysis outputs -> risk
+requests), the risk decisions, ``approve`` (decisions -> orders), the venue, then ``on_updates``
+(order states and fills -> the fills and ended orders risk must book). Every input and output is
+a contract, so every driver journals the same events.
 """
 
 from __future__ import annotations
