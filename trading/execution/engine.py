@@ -60,6 +60,7 @@ class EngineConfig(BaseModel):
     breaker_open_ms: int = Field(5_000, ge=1)
     resync_interval_ms: int = Field(2_000, ge=10)
     query_concurrency: int = Field(16, ge=1)
+    stream_connect_ms: int = Field(5_000, ge=0)  # start() waits this long for the user stream
 
 
 @dataclass
@@ -104,14 +105,21 @@ class ExecutionEngine:
         self._resolve_at: dict[str, float] = {}
         self._last_news: dict[str, float] = {}
         self._reconciled = asyncio.Event()
+        self._stream_up = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._query_slots = asyncio.Semaphore(config.query_concurrency)
 
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Connect the user stream, reconcile what the last run left open, start the workers."""
+        """Connect the user stream, reconcile what the last run left open, start the workers.
+
+        The stream is connected first (waiting up to ``stream_connect_ms``): the venue pushes
+        an order's execution reports only to streams open when they happen, so an order sent
+        before would learn its fills only from a query, a recvWindow later."""
         self._spawn(self._user_stream())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stream_up.wait(), self.config.stream_connect_ms / 1000)
         awaiting = self.gateway.awaiting_reconciliation()
         window_end = time.monotonic() + self.venue.recv_window_ms / 1000
         for client_order_id in awaiting:
@@ -376,6 +384,7 @@ class ExecutionEngine:
                 continue
             attempt = 0
             self.stats.stream_connects += 1
+            self._stream_up.set()
             if self._reconciled.is_set():
                 for state in self.gateway.open_orders():
                     self._resolve_soon(state.client_order_id)
