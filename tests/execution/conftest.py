@@ -188,6 +188,7 @@ async def session(
     bar_interval_ms: int = 20,
     request_timeout_s: float = 0.5,
     config: EngineConfig = FAST,
+    recv_window_ms: int = 300,
 ) -> AsyncIterator[Session]:
     exchange = PaperExchange(bars, faults=faults, seed=3)
     server = PaperServer(exchange, bar_interval_ms=bar_interval_ms)
@@ -195,7 +196,9 @@ async def session(
     gateway = OrderGateway(wal)
     for symbol in bars:
         gateway.set_rules(binance_spot_rules(symbol))
-    venue = BinanceVenue(server.url, request_timeout_s=request_timeout_s, recv_window_ms=300)
+    venue = BinanceVenue(
+        server.url, request_timeout_s=request_timeout_s, recv_window_ms=recv_window_ms
+    )
     engine = ExecutionEngine(gateway, venue, config)
     await engine.start()
     try:

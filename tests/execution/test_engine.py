@@ -149,3 +149,20 @@ def test_duplicate_and_out_of_order_events_change_nothing(
             check_books_agree(s, intents)
 
     asyncio.run(run())
+
+
+def test_orders_sent_right_after_start_learn_their_fills_from_the_stream(
+    paper_bars: dict[str, list[PaperBar]], tmp_path: Path
+) -> None:
+    """Binance's 5 s recvWindow: an order resolved by a query would wait that long, so the
+    engine connects the user stream before it sends; the fill arrives pushed, within 1 s."""
+
+    async def run() -> None:
+        intents = make_intents(3, 1, paper_bars, strategy="first")
+        async with session(paper_bars, tmp_path, recv_window_ms=5_000) as s:
+            await s.engine.submit(intents)
+            states = await settle(s.engine, intents, 1.0)
+            assert [st.status for st in states] == [OrderStatus.FILLED] * 3
+            assert s.engine.stats.queries == 0
+
+    asyncio.run(run())
