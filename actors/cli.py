@@ -141,9 +141,16 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _audit_replay(args: argparse.Namespace) -> int:
-    from trading.journal.rerun import rerun
+    from trading.journal.rerun import ReloadMismatchError, rerun
 
-    report = rerun(args.path, load_settings(args.config), args.initial_balance)
+    try:
+        report = rerun(args.path, load_settings(args.config), args.initial_balance)
+    except ReloadMismatchError as error:
+        print(
+            f"{args.path}: {error}; pass the config the session started with (--config)",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"{args.path}: {report.steps} steps, {report.decisions} decisions re-decided, "
         f"{report.signals_recomputed} signals recomputed"

@@ -76,3 +76,20 @@ def test_an_applied_reload_goes_with_the_step_after_the_one_it_is_stamped_with(
     steps = list(journal_steps(tmp_path / "journal.jsonl"))
     assert [s.clock for s in steps] == [T0, T0 + STEP, T0 + 2 * STEP]
     assert [s.reloads for s in steps] == [[], [applied], []]
+
+
+def test_audit_replay_with_the_wrong_start_config_says_so_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from actors.cli import main
+
+    changes = {"risk.max_gross_exposure_pct": {"old": 18.0, "new": 15.0}}  # default is 20.0
+    recorder = Recorder(Journal(tmp_path / "journal.jsonl"), Store.open(tmp_path / "store.db"))
+    recorder.record([_bar(T0)], T0)
+    recorder.record([ConfigChange(T0, "api:test", "d1g", changes)], T0)
+    recorder.record([_bar(T0 + STEP)], T0 + STEP)
+    recorder.close()
+    assert main(["audit", "replay", str(tmp_path / "journal.jsonl")]) == 2
+    error = capsys.readouterr().err
+    assert "risk.max_gross_exposure_pct" in error
+    assert "the config the session started with" in error
