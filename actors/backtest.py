@@ -66,10 +66,16 @@ def _done(out: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _plain(value: object) -> object:
+    """JSON for what ``json`` does not know: numpy arrays as lists, anything else as text."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else str(value)
+
+
 def _write_run(out: Path, run_id: str, payload: dict[str, Any]) -> None:
     path = out / RUNS_DIR / f"{run_id}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, default=str))
+    tmp.write_text(json.dumps(payload, default=_plain))
     tmp.replace(path)
 
 

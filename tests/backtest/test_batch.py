@@ -47,5 +47,5 @@ def test_batch_results_equal_separate_runs(reference_data: MarketData) -> None:
     for spec, payload in zip(specs, together, strict=True):
         alone = run_backtest(reference_data.cut(spec.window), with_params(CONFIG, spec.params))
         assert payload["summary"]["trades"] == len(alone.trades)
-        assert payload["equity"]["equity"] == alone.equity.tolist()
-    assert together[0]["equity"]["equity"] != together[1]["equity"]["equity"]
+        assert payload["equity"]["equity"].tolist() == alone.equity.tolist()
+    assert together[0]["equity"]["equity"].tolist() != together[1]["equity"]["equity"].tolist()

@@ -68,10 +68,10 @@ def run_batch(
             {
                 "summary": run_summary(result, spec.run_id, **labels),
                 "trades": trade_rows(result, spec.run_id),
-                "equity": {
-                    "time_ms": result.time_ms.tolist(),
-                    "equity": result.equity.tolist(),
-                    "gross_exposure": result.gross_exposure.tolist(),
+                "equity": {  # arrays: Ray hands them over without copying
+                    "time_ms": result.time_ms,
+                    "equity": result.equity,
+                    "gross_exposure": result.gross_exposure,
                 },
             }
         )
