@@ -182,9 +182,16 @@ def run_backtest(
         venue = SimVenue(data.bars, instruments, fill_settings)
     risk_port, venue_port = LocalRisk(risk), LocalVenue(venue)
     empty = np.zeros(0, dtype=np.int64)
-    times = np.unique(np.concatenate([s.time_ms for s in steps.values()] or [empty]))
+    series_times = [s.time_ms for s in steps.values()]
+    # one symbol's step times are already sorted and distinct
+    times = (
+        series_times[0]
+        if len(series_times) == 1
+        else np.unique(np.concatenate(series_times or [empty]))
+    )
     wake = _signal_steps(steps, times, desk.lifecycle.settings.min_confidence)
     recorded = dict.fromkeys(steps, 0)  # each symbol's step closes the desk has seen
+    history = settings.risk.correlation_window_bars + 1  # the closes the desk keeps
     # row of each step time in a symbol's series, -1 where the symbol has no step then
     rows = {symbol: _rows(series.time_ms, times) for symbol, series in steps.items()}
     funding = {s: f for s, f in data.funding.items() if config.funding and s in steps}
@@ -208,7 +215,8 @@ def run_backtest(
             i = int(rows[symbol][k])
             if i >= 0:
                 at[symbol] = i
-                desk.record_closes(symbol, series.bars.close[recorded[symbol] : i].tolist())
+                skipped = max(recorded[symbol], i - history)  # older closes would be trimmed
+                desk.record_closes(symbol, series.bars.close[skipped:i].tolist())
                 recorded[symbol] = i + 1
                 base = data.bars[symbol]
                 step_list.append(
