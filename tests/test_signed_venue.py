@@ -22,8 +22,8 @@ from trading.market.replay import BUNDLED_DATA, data_file
 pytestmark = pytest.mark.ray
 
 VENUE = VenueSettings(
-    api_key_env="SIGNED_TEST_KEY",
-    api_secret_env="SIGNED_TEST_SECRET",  # noqa: S106 - a variable name
+    api_key_env="SIGNED_TEST_KEY",  # pragma: allowlist secret
+    api_secret_env="SIGNED_TEST_SECRET",  # noqa: S106  # pragma: allowlist secret
 )
 
 

@@ -25,13 +25,17 @@ from trading.execution.paper import PaperBar, PaperExchange, PaperServer
 from trading.execution.retry import Network, VenueError, VenueRejected
 
 # Binance's published example ("SIGNED (TRADE, USER_DATA) Endpoint security", HMAC SHA256)
-DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"  # noqa: S105
-DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"  # noqa: S105  # pragma: allowlist secret
+DOC_KEY = (
+    "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"  # pragma: allowlist secret
+)
 DOC_QUERY = (
     "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
     "&recvWindow=5000&timestamp=1499827319559"
 )
-DOC_SIGNATURE = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+DOC_SIGNATURE = (
+    "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"  # pragma: allowlist secret
+)
 OTHER_KEY = "A" * 64
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 BAR = PaperBar(
