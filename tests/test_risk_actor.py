@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def test_restarted_risk_actor_enforces_the_last_reloaded_limits(
         update={"risk": settings.risk.model_copy(update={"max_gross_exposure_pct": 12.5})}
     )
     assert settings.risk.max_gross_exposure_pct != 12.5
-    checkpoint = Path("/tmp/ray") / f"risk-{tmp_path.name}" / "risk.json"  # noqa: S108
+    fresh = tempfile.mkdtemp(prefix="risk-", dir="/tmp/ray")
+    checkpoint = Path(fresh) / "risk.json"
     risk = RiskActor.remote(settings, str(checkpoint), "100000")  # type: ignore[attr-defined]
     try:
         ray.get(risk.apply_policy.remote(reloaded))

@@ -4,6 +4,7 @@ on 127.0.0.1: orders fill with the right secret and are refused (-1022) with a w
 
 from __future__ import annotations
 
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from trading.execution.gateway import RejectedOutcome, SendOutcome
 from trading.market.replay import BUNDLED_DATA, data_file
 
 pytestmark = pytest.mark.ray
+
+SHORT_TMP = "/tmp/ray"  # noqa: S108 - Unix socket paths must stay short
 
 VENUE = VenueSettings(
     api_key_env="SIGNED_TEST_KEY",  # pragma: allowlist secret
@@ -44,7 +47,7 @@ def test_signed_orders_fill_and_a_wrong_secret_is_refused(
     ray_session: object, tmp_path: Path
 ) -> None:
     paper, url = _paper()
-    wal = Path("/tmp/ray") / f"signed-wal-{tmp_path.name}"  # noqa: S108 - short path for Ray
+    wal = Path(tempfile.mkdtemp(prefix="signed-wal-", dir=SHORT_TMP))  # fresh: no old WAL
     good = ExecutionActor.options(runtime_env=_env(DOC_SECRET)).remote(
         str(wal / "good"), url, ("SOL/USDT",), venue=VENUE
     )
