@@ -191,7 +191,6 @@ def run_backtest(
     )
     wake = _signal_steps(steps, times, desk.lifecycle.settings.min_confidence)
     recorded = dict.fromkeys(steps, 0)  # each symbol's step closes the desk has seen
-    history = settings.risk.correlation_window_bars + 1  # the closes the desk keeps
     # row of each step time in a symbol's series, -1 where the symbol has no step then
     rows = {symbol: _rows(series.time_ms, times) for symbol, series in steps.items()}
     funding = {s: f for s, f in data.funding.items() if config.funding and s in steps}
@@ -215,8 +214,7 @@ def run_backtest(
             i = int(rows[symbol][k])
             if i >= 0:
                 at[symbol] = i
-                skipped = max(recorded[symbol], i - history)  # older closes would be trimmed
-                desk.record_closes(symbol, series.bars.close[skipped:i].tolist())
+                desk.record_closes(symbol, series.bars.close[recorded[symbol] : i])
                 recorded[symbol] = i + 1
                 base = data.bars[symbol]
                 step_list.append(

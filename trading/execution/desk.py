@@ -29,6 +29,7 @@ from trading.contracts import (
 )
 from trading.execution.lifecycle import Lifecycle, LifecycleSettings, PositionLifecycle
 from trading.market.instruments import BINANCE_SPOT, InstrumentSpec
+from trading.patterns.series import FloatArray
 from trading.risk.engine import Mark
 from trading.risk.gate import RiskRequest
 from trading.signals.analysis import SymbolAnalysis
@@ -175,10 +176,11 @@ class TradingDesk:
                 self.record_closes(step.symbol, (float(step.step_bar.close),))
         return self.state.closes
 
-    def record_closes(self, symbol: str, closes: Sequence[float]) -> None:
-        """Append step closes to a symbol's history (a backtest catching up on idle steps)."""
+    def record_closes(self, symbol: str, closes: Sequence[float] | FloatArray) -> None:
+        """Append step closes to a symbol's history (a backtest catching up on idle steps);
+        only the last window of them is kept, so only those are read."""
         history = self.state.closes.setdefault(symbol, [])
-        history.extend(closes)
+        history.extend(float(close) for close in closes[-self._window :])
         del history[: -self._window]
 
     # ------------------------------------------------------------------ decisions
