@@ -18,6 +18,7 @@ Bad input raises ``pydantic.ValidationError`` whose entry names the field and th
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -421,6 +422,16 @@ def epoch_us(moment: datetime) -> int:
     """Microseconds since the Unix epoch, exact for any UTC datetime."""
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def utc_from_ms(epoch_ms: int) -> datetime:
+    """The UTC datetime of a venue's millisecond timestamp."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the Unix epoch, as venues stamp requests and events."""
+    return time.time_ns() // 1_000_000
 
 
 def client_order_id(strategy: str, symbol: str, signal_time: datetime, seq: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from trading.contracts import (
     OrderDecision,
     OrderIntent,
     Timeframe,
+    utc_from_ms,
 )
 from trading.execution.desk import SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
@@ -150,10 +150,6 @@ def symbol_steps(data: MarketData, config: BacktestConfig) -> dict[str, StepSeri
     }
 
 
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def _decimal(value: float) -> Decimal | None:
     return Decimal(repr(value)) if np.isfinite(value) else None
 
@@ -206,7 +202,7 @@ def run_backtest(
     k = 0
     while k < len(times):
         t_ms = int(times[k])
-        now = _time(t_ms)
+        now = utc_from_ms(t_ms)
         venue.advance_to(t_ms)
         step_list: list[SymbolStep] = []
         at: dict[str, int] = {}

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from trading.backtest.data import MarketData, Window
 from trading.backtest.engine import BacktestConfig, run_backtest, symbol_steps
-from trading.contracts import OrderIntent
+from trading.contracts import OrderIntent, utc_from_ms
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def lookahead_check(
     full = run_backtest(data, config, full_steps)
     step_diffs = order_diffs = 0
     for cut in cuts_ms:
-        truncated = data.cut(Window(data.window.start, _time(cut)))
+        truncated = data.cut(Window(data.window.start, utc_from_ms(cut)))
         steps = symbol_steps(truncated, config)
         for symbol, series in steps.items():
             reference = full_steps[symbol]
@@ -54,7 +53,3 @@ def lookahead_check(
         run = run_backtest(truncated, config, steps)
         order_diffs += _orders_before(run.orders, cut) != _orders_before(full.orders, cut)
     return LookaheadReport(tuple(cuts_ms), step_diffs, order_diffs)
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)

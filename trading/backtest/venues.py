@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from trading.contracts import (
     OrderStatus,
     OrderType,
     Side,
+    utc_from_ms,
 )
 from trading.execution.desk import OrderUpdate
 from trading.execution.paper import BinanceError, PaperBar, PaperExchange
@@ -69,10 +69,6 @@ class Venue(Protocol):
 
 def _floor(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(ROUND_DOWN) * step
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass
@@ -238,7 +234,7 @@ class SimVenue:
             fee=fee,
             fee_asset=quote_asset(order.intent.symbol),
             liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
-            ts=_time(self.now_ms),
+            ts=utc_from_ms(self.now_ms),
         )
         self._trade_id += 1
         order.executed += quantity
@@ -285,7 +281,7 @@ def _state(order: _Order, now_ms: int) -> OrderState:
         avg_fill_price=avg,
         venue_order_id=None,
         reject_reason=order.reject_reason,
-        updated_at=_time(now_ms),
+        updated_at=utc_from_ms(now_ms),
     )
 
 
@@ -339,7 +335,7 @@ class PaperVenue:
                     quantity=intent.quantity,
                     filled_quantity=Decimal(0),
                     reject_reason=error.msg,
-                    updated_at=_time(self.exchange.event_time_ms()),
+                    updated_at=utc_from_ms(self.exchange.event_time_ms()),
                 )
                 self._rejected.append(OrderUpdate(state))
 
@@ -363,7 +359,7 @@ class PaperVenue:
                 filled_quantity=executed,
                 avg_fill_price=quote / executed if executed else None,
                 venue_order_id=str(report["i"]),
-                updated_at=_time(report["E"]),
+                updated_at=utc_from_ms(report["E"]),
             )
             fills: tuple[Fill, ...] = ()
             if report["x"] == "TRADE":
@@ -378,7 +374,7 @@ class PaperVenue:
                         fee=Decimal(report["n"]),
                         fee_asset=report["N"],
                         liquidity=Liquidity.MAKER if report["m"] else Liquidity.TAKER,
-                        ts=_time(report["T"]),
+                        ts=utc_from_ms(report["T"]),
                     ),
                 )
             updates.append(OrderUpdate(state, fills))

@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,7 +24,14 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from trading.contracts import Liquidity, OrderIntent, OrderStatus, OrderType, Quantity
+from trading.contracts import (
+    Liquidity,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Quantity,
+    now_ms,
+)
 from trading.execution.gateway import (
     Accepted,
     Canceled,
@@ -134,10 +140,6 @@ def execution_event(report: Mapping[str, Any]) -> OrderEventRecord | None:
     return OrderEventRecord(client_order_id=client_order_id, ts=from_ms(report["E"]), event=event)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class BinanceUserStream:
     """The user-data WebSocket as batches of order events."""
 
@@ -194,7 +196,7 @@ class BinanceVenue:
         if signed and self._secret is not None:
             stamped = dict(params)
             stamped.setdefault("recvWindow", str(self.recv_window_ms))
-            stamped.setdefault("timestamp", str(_now_ms()))
+            stamped.setdefault("timestamp", str(now_ms()))
             query = signed_query(stamped, self._secret)
         else:
             query = urlencode(params)

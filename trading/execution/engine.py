@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.contracts import OrderIntent, OrderState, OrderStatus, Quantity
+from trading.contracts import OrderIntent, OrderState, OrderStatus, Quantity, now_ms
 from trading.execution.gateway import (
     Accepted,
     Canceled,
@@ -79,10 +79,6 @@ class EngineStats:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ExecutionEngine:
@@ -257,9 +253,9 @@ class ExecutionEngine:
                 time.monotonic() + self.venue.recv_window_ms / 1000 + 0.05
             )
             try:
-                ack = await self.venue.place(intent, _now_ms())
+                ack = await self.venue.place(intent, now_ms())
             except VenueError as error:
-                self.breaker.on_failure(error.failure, _now_ms())
+                self.breaker.on_failure(error.failure, now_ms())
                 self.stats.send_failures += 1
                 if error.outcome_unknown:
                     self.stats.unknown_outcomes += 1
@@ -281,7 +277,7 @@ class ExecutionEngine:
         """Wait while the breaker is open; when it half-opens, probe the venue with a ping."""
         while True:
             state = self.breaker.state
-            now = _now_ms()
+            now = now_ms()
             if state.state == "closed":
                 return
             if state.state == "open" and state.until_ms is not None and now < state.until_ms:
@@ -291,7 +287,7 @@ class ExecutionEngine:
                 try:
                     await self.venue.ping()
                 except VenueError as error:
-                    self.breaker.on_failure(error.failure, _now_ms())
+                    self.breaker.on_failure(error.failure, now_ms())
                     continue
                 self.breaker.on_success()
                 return
@@ -306,7 +302,7 @@ class ExecutionEngine:
             try:
                 result = await call()
             except VenueError as error:
-                self.breaker.on_failure(error.failure, _now_ms())
+                self.breaker.on_failure(error.failure, now_ms())
                 capped = min(attempt, self.config.max_attempts - 1) if forever else attempt
                 delay_ms = self._backoff.next_delay_ms(error.failure, max(capped, 1))
                 if delay_ms is None:

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from trading.contracts import MarketBar, epoch_us
+from trading.contracts import MarketBar, epoch_us, now_ms
 from trading.execution.binance import signature
 from trading.execution.gateway import InstrumentRules
 from trading.execution.rules import binance_spot_rules
@@ -232,10 +232,6 @@ def _text(value: Decimal) -> str:
     return format(value.quantize(QUOTE_PLACES), "f")
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(ROUND_DOWN) * step
 
@@ -335,7 +331,7 @@ class PaperExchange:
 
     def event_time_ms(self) -> int:
         """Time stamped on orders and trades: the replay's clock when driven, else the wall."""
-        return _now_ms() if self.market_time_ms is None else self.market_time_ms
+        return now_ms() if self.market_time_ms is None else self.market_time_ms
 
     def advance_to(self, until_ms: int) -> int:
         """Manual clock: make each symbol's current bar the last one that opened before
@@ -821,7 +817,7 @@ class PaperServer:
             window = _integer(params, "recvWindow")
         if not 0 < window <= MAX_RECV_WINDOW_MS:
             raise BinanceError(400, -1131, "recvWindow must be less than 60000")
-        now = _now_ms()
+        now = now_ms()
         if timestamp >= now + FUTURE_TOLERANCE_MS:
             raise BinanceError(
                 400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."
@@ -835,7 +831,7 @@ class PaperServer:
         return web.json_response({})
 
     async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response({"serverTime": _now_ms()})
+        return web.json_response({"serverTime": now_ms()})
 
     async def _place(self, request: web.Request) -> web.Response:
         params = await self._params(request)
