@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trading.contracts import MarketBar, Timeframe
-from trading.market.binance import Backoff, BarSequencer, SkewGuard
+from trading.execution.retry import Backoff, Network
+from trading.market.binance import NEVER, BarSequencer, SkewGuard
 
 START = datetime(2026, 3, 23, tzinfo=UTC)
 
 
-def test_backoff_is_full_jitter_under_a_doubling_capped_ceiling() -> None:
-    backoff = Backoff(base_s=0.5, cap_s=30.0, rng=random.Random(1))
-    assert [backoff.ceiling_s(n) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
-    for attempt in range(12):
-        delays = [backoff.delay_s(attempt) for _ in range(200)]
-        assert all(0 <= delay <= backoff.ceiling_s(attempt) for delay in delays)
-        assert max(delays) > 0.8 * backoff.ceiling_s(attempt)
-        assert min(delays) < 0.2 * backoff.ceiling_s(attempt)
+def test_reconnect_backoff_is_full_jitter_under_a_doubling_capped_ceiling() -> None:
+    """The feed reconnects on the execution core's backoff: failure n waits uniform(0, window)
+    with window = min(30 s, 0.5 s x 2^(n-1))."""
+    backoff = Backoff(base_delay_ms=500, max_delay_ms=30_000, max_attempts=NEVER, seed=1)
+    windows_ms = [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+    for failures, window_ms in enumerate(windows_ms, start=1):
+        delays = [backoff.next_delay_ms(Network(), failures) for _ in range(200)]
+        assert all(d is not None and 0 <= d <= window_ms for d in delays)
+        assert max(d for d in delays if d is not None) > 0.8 * window_ms
+        assert min(d for d in delays if d is not None) < 0.2 * window_ms
 
 
-def test_backoff_with_the_same_seed_repeats_its_delays() -> None:
-    first = Backoff(rng=random.Random(99))
-    second = Backoff(rng=random.Random(99))
-    assert [first.delay_s(n) for n in range(10)] == [second.delay_s(n) for n in range(10)]
+def test_reconnect_backoff_with_the_same_seed_repeats_its_delays() -> None:
+    first = Backoff(max_attempts=NEVER, seed=99)
+    second = Backoff(max_attempts=NEVER, seed=99)
+    assert [first.next_delay_ms(Network(), n) for n in range(1, 11)] == [
+        second.next_delay_ms(Network(), n) for n in range(1, 11)
+    ]
 
 
-@given(st.integers(min_value=0, max_value=10_000), st.integers())
-def test_backoff_never_exceeds_the_cap(attempt: int, seed: int) -> None:
-    backoff = Backoff(base_s=0.1, cap_s=5.0, rng=random.Random(seed))
-    assert 0 <= backoff.delay_s(attempt) <= 5.0
-
-
-def test_backoff_rejects_impossible_bounds() -> None:
-    with pytest.raises(ValueError, match="base_s"):
-        Backoff(base_s=2.0, cap_s=1.0)
+@given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=0, max_value=2**64 - 1))
+def test_reconnect_backoff_never_exceeds_the_cap(failures: int, seed: int) -> None:
+    backoff = Backoff(base_delay_ms=100, max_delay_ms=5_000, max_attempts=NEVER, seed=seed)
+    delay_ms = backoff.next_delay_ms(Network(), failures)
+    assert delay_ms is not None
+    assert 0 <= delay_ms <= 5_000
 
 
 def test_skew_guard_takes_the_round_trip_midpoint() -> None:

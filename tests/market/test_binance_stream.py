@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,7 +14,8 @@ import pytest
 
 from tests.market.venue import GARBAGE, Faults, LocalVenue, collect, collect_for, tape
 from trading.contracts import MarketBar, Timeframe
-from trading.market.binance import Backoff, BinanceFeed, FeedUnavailableError
+from trading.execution.retry import Backoff, Network
+from trading.market.binance import NEVER, BinanceFeed, FeedUnavailableError
 from trading.market.feed import BarFeed
 from trading.market.frames import BarColumns, read_bars
 
@@ -37,7 +37,7 @@ def live_feed(
     venue: LocalVenue, symbols: tuple[str, ...] = ("BTC/USDT",), **options: Any
 ) -> BinanceFeed:
     settings: dict[str, Any] = {
-        "backoff": Backoff(0.005, 0.05, random.Random(7)),
+        "backoff": Backoff(base_delay_ms=5, max_delay_ms=50, max_attempts=NEVER, seed=7),
         "stale_after_s": 0.5,
         "skew_check_s": 0.02,
         "clock": venue.clock,
@@ -207,7 +207,7 @@ def test_unreachable_venue_backs_off_with_seeded_full_jitter() -> None:
         [("BTC/USDT", M1)],
         ws_url=f"ws://127.0.0.1:{port}",
         rest_url=f"http://127.0.0.1:{port}",
-        backoff=Backoff(0.002, 0.01, random.Random(42)),
+        backoff=Backoff(base_delay_ms=2, max_delay_ms=10, max_attempts=NEVER, seed=42),
         max_attempts=5,
     )
 
@@ -217,8 +217,9 @@ def test_unreachable_venue_backs_off_with_seeded_full_jitter() -> None:
 
     with pytest.raises(FeedUnavailableError, match="after 5 reconnect attempts"):
         asyncio.run(scenario())
-    reference = Backoff(0.002, 0.01, random.Random(42))
-    assert list(feed.health.backoff_delays_s) == [reference.delay_s(n) for n in range(5)]
+    reference = Backoff(base_delay_ms=2, max_delay_ms=10, max_attempts=NEVER, seed=42)
+    expected_ms = [reference.next_delay_ms(Network(), n) for n in range(1, 6)]
+    assert list(feed.health.backoff_delays_s) == [ms / 1000 for ms in expected_ms if ms is not None]
     for attempt, delay_s in enumerate(feed.health.backoff_delays_s):
         assert 0 <= delay_s <= min(0.01, 0.002 * 2**attempt)
     assert feed.health.disconnects == 6

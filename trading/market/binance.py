@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import re
 import time
 from collections import Counter, deque
@@ -31,6 +30,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from trading.contracts import MarketBar, Timeframe, epoch_us
+from trading.execution.retry import Backoff, Network
 from trading.market.instruments import venue_symbol
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ WS_URL = "wss://stream.binance.com:9443"
 REST_URL = "https://api.binance.com"
 MAX_PAGE_LIMIT = 1000
 """Binance's largest ``limit`` for ``/api/v3/klines``."""
+NEVER = 2**32 - 1
+"""Attempts of the default reconnect backoff: it never gives up itself (``max_attempts`` may)."""
 
 INTERVALS: dict[str, Timeframe] = {timeframe.value: timeframe for timeframe in Timeframe}
 """Binance interval names of the timeframes we trade (Binance spells them as we do)."""
@@ -371,27 +373,6 @@ class BinanceRest:
 
 
 @dataclass(slots=True)
-class Backoff:
-    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
-    Jitter"): attempt ``n`` waits ``uniform(0, min(cap_s, base_s * 2**n))``."""
-
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.base_s <= self.cap_s:
-            raise ValueError(f"need 0 < base_s <= cap_s, got {self.base_s}, {self.cap_s}")
-
-    def ceiling_s(self, attempt: int) -> float:
-        """The largest delay attempt ``attempt`` (0-based) may wait."""
-        return min(self.cap_s, self.base_s * 2.0 ** min(attempt, 64))
-
-    def delay_s(self, attempt: int) -> float:
-        return self.rng.uniform(0.0, self.ceiling_s(attempt))
-
-
-@dataclass(slots=True)
 class SkewGuard:
     """Venue clock minus local clock, and whether it is beyond ``max_skew_ms``.
 
@@ -508,9 +489,10 @@ class BinanceFeed:
     once the skew is back in bounds the next bar's gap is filled from REST. The skew is measured
     on every connect and every ``skew_check_s`` while streaming.
 
-    Reconnects wait ``backoff.delay_s(n)`` for the n-th consecutive failure (reset by the first
-    bar a connection delivers); ``max_attempts`` reconnects in a row without one raise
-    ``FeedUnavailableError`` (None: retry forever). A socket silent for ``stale_after_s`` is
+    Reconnects wait the execution core's full-jitter backoff (``retry.Backoff``, 0.5 s doubling
+    to 30 s) for the n-th consecutive failure (reset by the first bar a connection delivers);
+    ``max_attempts`` reconnects in a row without one raise ``FeedUnavailableError`` (None:
+    retry forever). A socket silent for ``stale_after_s`` is
     closed and replaced. REST is part of a healthy connection: without it the skew cannot be
     checked nor gaps filled, so a REST failure counts as a connection failure.
     ``clock`` is the local clock the skew is measured against (tests pass the venue's).
@@ -546,7 +528,9 @@ class BinanceFeed:
         streams = "/".join(stream_name(symbol, tf) for symbol, tf in self.subscriptions)
         self.stream_url = f"{ws_url.rstrip('/')}/stream?streams={streams}"
         self.rest_url = rest_url
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(
+            base_delay_ms=500, max_delay_ms=30_000, max_attempts=NEVER
+        )
         self.stale_after_s = stale_after_s
         self.skew_check_s = skew_check_s
         self.skew_samples = skew_samples
@@ -640,7 +624,12 @@ class BinanceFeed:
                     f"{self.stream_url}: gave up after {attempt} reconnect attempts; "
                     f"last error: {self.health.last_error}"
                 )
-            delay_s = self.backoff.delay_s(attempt)
+            delay_ms = self.backoff.next_delay_ms(Network(), attempt + 1)
+            if delay_ms is None:
+                raise FeedUnavailableError(
+                    f"{self.stream_url}: the backoff gave up after {attempt} reconnect attempts"
+                )
+            delay_s = delay_ms / 1000
             self.health.backoff_delays_s.append(delay_s)
             attempt += 1
             await asyncio.sleep(delay_s)
