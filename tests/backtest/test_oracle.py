@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trading.backtest.sma import ORACLE_FILLS, sma_cross, sma_grid
+from tests.backtest.sma_oracle import ORACLE_FILLS, sma_cross, sma_grid
 from trading.contracts import Timeframe
 from trading.indicators.averages import sma
 from trading.market.frames import BarColumns, read_bars

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.backtest.sma_oracle import sma_grid, sma_table
 from trading.backtest.data import MarketData, Window, load_market, parse_day
 from trading.backtest.engine import BacktestConfig, run_backtest, symbol_steps, with_params
-from trading.backtest.sma import sma_grid, sma_table
 from trading.contracts import Timeframe
 from trading.indicators.averages import sma
 

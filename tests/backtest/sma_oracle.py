@@ -1,4 +1,4 @@
-"""The oracle strategy: a fixed-size SMA cross that reverses on every cross.
+"""The test oracle: a fixed-size SMA cross that reverses on every cross (not product code).
 
 ``sma_cross`` runs it bar by bar through ``SimVenue`` (orders at a bar's close fill at the next
 bar's open, taker fee per fill) and books fills in the risk ``Portfolio``; ``sma_grid`` is its
