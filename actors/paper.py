@@ -12,7 +12,8 @@ import ray
 
 from trading.config import VenueSettings
 from trading.contracts import MarketBar
-from trading.execution.paper import PaperBar, PaperExchange, PaperServer, load_bars
+from trading.execution.paper import PaperBar, PaperExchange, load_bars
+from trading.execution.paper.server import PaperServer
 
 PAPER_ACTOR = "paper-venue"
 

@@ -23,7 +23,8 @@ from trading.contracts import OrderIntent, OrderState, OrderType, Side
 from trading.execution.binance import BinanceVenue
 from trading.execution.engine import EngineConfig, ExecutionEngine
 from trading.execution.gateway import OrderGateway
-from trading.execution.paper import Faults, PaperBar, PaperExchange, PaperServer, load_bars
+from trading.execution.paper import Faults, PaperBar, PaperExchange, load_bars
+from trading.execution.paper.server import PaperServer
 from trading.execution.rules import binance_spot_rules
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from trading.execution.paper import (
     Faults,
     PaperBar,
     PaperExchange,
-    PaperServer,
 )
+from trading.execution.paper.server import PaperServer
 
 
 def bar(

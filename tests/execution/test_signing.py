@@ -21,7 +21,8 @@ from aiohttp import web
 from trading.config import VenueSettings
 from trading.contracts import OrderIntent, OrderStatus, OrderType, Side
 from trading.execution.binance import BinanceVenue, signature, signed_query
-from trading.execution.paper import PaperBar, PaperExchange, PaperServer
+from trading.execution.paper import PaperBar, PaperExchange
+from trading.execution.paper.server import PaperServer
 from trading.execution.retry import Network, VenueError, VenueRejected
 
 # Binance's published example ("SIGNED (TRADE, USER_DATA) Endpoint security", HMAC SHA256)

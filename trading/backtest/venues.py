@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -24,12 +24,18 @@ from trading.contracts import (
     utc_from_ms,
 )
 from trading.execution.desk import OrderUpdate
-from trading.execution.paper import BinanceError, PaperBar, PaperExchange
+from trading.execution.matching import (
+    VolumeBudget,
+    lot_size_failure,
+    match_order,
+    notional_failure,
+    slipped_price,
+    trade_fee,
+)
+from trading.execution.paper import BinanceError, PaperBar, PaperExchange, paper_bars
 from trading.market.frames import BarColumns
 from trading.market.instruments import InstrumentSpec, venue_symbol
 from trading.risk.portfolio import quote_asset
-
-QUOTE_PLACES = Decimal("0.00000001")
 
 
 class FillRule(StrEnum):
@@ -67,10 +73,6 @@ class Venue(Protocol):
     def take_updates(self) -> list[OrderUpdate]: ...
 
 
-def _floor(value: Decimal, step: Decimal) -> Decimal:
-    return (value / step).to_integral_value(ROUND_DOWN) * step
-
-
 @dataclass
 class _Order:
     intent: OrderIntent
@@ -94,14 +96,21 @@ class _Order:
 class _Book:
     bars: BarColumns
     spec: InstrumentSpec
+    budget: VolumeBudget
     index: int = -1
-    budget: Decimal | None = None
     budget_index: int = -1  # the bar ``budget`` belongs to (it is reset lazily, on a fill)
     orders: list[_Order] = field(default_factory=list)
+    _bar: PaperBar | None = None  # the current bar in decimals, converted once per row
 
-    def price(self, column: str) -> Decimal:
-        array = getattr(self.bars, column)
-        return Decimal(repr(float(array[self.index])))
+    def bar(self) -> PaperBar:
+        """The current bar, prices exactly as the file's text."""
+        columns, row = self.bars, self.index
+        if self._bar is None or self._bar.open_time_ms != columns.open_time_ms[row]:
+            prices = (columns.open, columns.high, columns.low, columns.close, columns.volume)
+            self._bar = PaperBar(
+                int(columns.open_time_ms[row]), *(Decimal(repr(float(p[row]))) for p in prices)
+            )
+        return self._bar
 
 
 class SimVenue:
@@ -116,15 +125,15 @@ class SimVenue:
         settings: FillSettings | None = None,
     ) -> None:
         self.settings = settings or FillSettings()
-        self.books = {s: _Book(b, instruments[s]) for s, b in bars.items()}
+        share = self.settings.volume_share
+        self.books = {s: _Book(b, instruments[s], VolumeBudget(share)) for s, b in bars.items()}
         self.now_ms = 0
         self._trade_id = 1
         self._touched: dict[str, _Order] = {}
         self._fresh: dict[str, list[Fill]] = {}
 
     def _reset_budget(self, book: _Book) -> None:
-        share = self.settings.volume_share
-        book.budget = None if share is None else book.price("volume") * share
+        book.budget.reset(book.bar().volume)
         book.budget_index = book.index
 
     def advance_to(self, until_ms: int) -> None:
@@ -168,62 +177,40 @@ class SimVenue:
 
     def _filters(self, book: _Book, intent: OrderIntent) -> str | None:
         spec = book.spec
-        if intent.quantity < spec.min_qty or intent.quantity % spec.lot_size != 0:
-            return "Filter failure: LOT_SIZE"
+        if failure := lot_size_failure(intent.quantity, spec.min_qty, spec.lot_size):
+            return failure
         if book.index < 0:
             return "no market data yet"
-        reference = intent.limit_price or intent.stop_price or book.price("close")
-        if intent.quantity * reference < spec.min_notional:
-            return "Filter failure: NOTIONAL"
-        return None
+        close = book.bar().close
+        return notional_failure(
+            intent.quantity, intent.limit_price, intent.stop_price, close, spec.min_notional
+        )
 
     def _match(self, book: _Book, order: _Order, *, arriving: bool) -> None:
-        intent = order.intent
-        buy = intent.side is Side.BUY
         if arriving and self.settings.rule is FillRule.NEXT_OPEN:
             return
-        current = book.price("close") if arriving else book.price("open")
-        if intent.stop_price is not None and not order.triggered:
-            probe = current if arriving else book.price("high" if buy else "low")
-            if (buy and probe < intent.stop_price) or (not buy and probe > intent.stop_price):
-                return
-            order.triggered = True
-            if not arriving:
-                stop = intent.stop_price
-                current = max(current, stop) if buy else min(current, stop)
-        maker = False
-        limit = intent.limit_price
-        if limit is None:
-            price = current
-        elif arriving:
-            if (buy and current > limit) or (not buy and current < limit):
-                return
-            price = current
-        else:
-            if (buy and book.price("low") > limit) or (not buy and book.price("high") < limit):
-                return
-            price, maker = limit, True
-        self._fill(book, order, price, maker)
+        intent = order.intent
+        buy = intent.side is Side.BUY
+        bar = book.bar()
+        match = match_order(
+            buy, intent.limit_price, intent.stop_price, order.triggered, bar, arriving=arriving
+        )
+        order.triggered = match.triggered
+        if match.price is not None:
+            self._fill(book, order, match.price, match.maker)
 
     def _fill(self, book: _Book, order: _Order, price: Decimal, maker: bool) -> None:
-        lot = book.spec.lot_size
-        quantity = order.remaining
         if book.budget_index != book.index:
             self._reset_budget(book)
-        if book.budget is not None:
-            quantity = min(quantity, _floor(book.budget, lot))
+        quantity = book.budget.bound(order.remaining, book.spec.lot_size)
         if quantity <= 0:
             return
-        if book.budget is not None:
-            book.budget -= quantity
+        book.budget.spend(quantity)
         settings = self.settings
         if not maker and settings.slippage_bps:
-            sign = 1 if order.intent.side is Side.BUY else -1
-            price = price * (1 + sign * settings.slippage_bps / 10_000)
+            price = slipped_price(price, order.intent.side is Side.BUY, settings.slippage_bps)
         rate = settings.maker_fee_rate if maker else settings.taker_fee_rate
-        fee = price * quantity * rate
-        if settings.round_fees:
-            fee = fee.quantize(QUOTE_PLACES, ROUND_HALF_UP)
+        fee = trade_fee(price, quantity, rate, rounded=settings.round_fees)
         fill = Fill.model_construct(
             trade_id=str(self._trade_id),
             client_order_id=order.intent.client_order_id,
@@ -283,22 +270,6 @@ def _state(order: _Order, now_ms: int) -> OrderState:
         reject_reason=order.reject_reason,
         updated_at=utc_from_ms(now_ms),
     )
-
-
-def paper_bars(columns: BarColumns) -> list[PaperBar]:
-    """``PaperBar`` rows of numpy columns, prices exactly as the file's text."""
-    return [
-        PaperBar(int(t), *(Decimal(repr(v)) for v in values))
-        for t, *values in zip(
-            columns.open_time_ms.tolist(),
-            columns.open.tolist(),
-            columns.high.tolist(),
-            columns.low.tolist(),
-            columns.close.tolist(),
-            columns.volume.tolist(),
-            strict=True,
-        )
-    ]
 
 
 class PaperVenue:
