@@ -57,6 +57,9 @@ class UnknownTokenError(TokenError, KeyError):
         super().__init__(f"no token with id {token_id!r}")
         self.token_id = token_id
 
+    def __str__(self) -> str:
+        return str(self.args[0])
+
 
 class TokenStoreError(TokenError):
     """The token store file is not a store this code wrote (names the path and the field)."""
