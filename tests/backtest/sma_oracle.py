@@ -1,8 +1,8 @@
 """The test oracle: a fixed-size SMA cross that reverses on every cross (not product code).
 
-``sma_cross`` runs it bar by bar through ``SimVenue`` (orders at a bar's close fill at the next
-bar's open, taker fee per fill) and books fills in the risk ``Portfolio``; ``sma_grid`` is its
-vectorized twin for parameter sweeps (cash accounting in numpy, one pass per configuration).
+``sma_cross`` runs it bar by bar through ``BarMatchingVenue`` (orders at a bar's close fill at
+the next bar's open, taker fee per fill) and books fills in the risk ``Portfolio``; ``sma_grid``
+is its vectorized twin for parameter sweeps (cash accounting in numpy, one pass per configuration).
 ``tests/backtest/test_oracle.py`` holds both equal to backtesting.py on real data.
 """
 
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from trading.backtest.venues import FillRule, FillSettings, SimVenue
+from trading.backtest.venues import BarMatchingVenue, FillRule, FillSettings
 from trading.contracts import Fill, OrderIntent, OrderType, Side
 from trading.indicators.averages import sma
 from trading.market.frames import BarColumns
@@ -59,7 +59,7 @@ def sma_cross(
     closed at the last bar's open (backtesting.py's ``finalize_trades`` re-runs that bar)."""
     up, down = crosses(np.asarray(sma(bars.close, fast)), np.asarray(sma(bars.close, slow)))
     spec = replace(UNIT_LOT, symbol=symbol)
-    venue = SimVenue({symbol: bars}, {symbol: spec}, fills)
+    venue = BarMatchingVenue({symbol: bars}, {symbol: spec}, fills)
     book = Portfolio(balance=cash)
     equity = np.empty(len(bars))
     booked: list[Fill] = []
@@ -107,7 +107,7 @@ def _order(symbol: str, side: Side, quantity: Decimal, t_ms: int, seq: int) -> O
     )
 
 
-def _book(venue: SimVenue, book: Portfolio, booked: list[Fill]) -> None:
+def _book(venue: BarMatchingVenue, book: Portfolio, booked: list[Fill]) -> None:
     for update in venue.take_updates():
         for fill in update.fills:
             book.apply_fill(fill)

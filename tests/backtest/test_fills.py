@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from trading.backtest.data import read_funding
-from trading.backtest.venues import FillRule, FillSettings, SimVenue
+from trading.backtest.venues import BarMatchingVenue, FillRule, FillSettings
 from trading.contracts import OrderIntent, OrderStatus, OrderType, Side
 from trading.market.frames import BarColumns
 from trading.market.instruments import BINANCE_SPOT
@@ -46,7 +46,7 @@ def _order(qty: str, side: Side = Side.BUY, stop: str | None = None) -> OrderInt
 
 
 def test_market_order_fills_at_close_within_a_quarter_of_volume_then_rests_at_opens() -> None:
-    venue = SimVenue({"BTC/USDT": _bars()}, BINANCE_SPOT)
+    venue = BarMatchingVenue({"BTC/USDT": _bars()}, BINANCE_SPOT)
     venue.advance_to(T0 + 1)
     venue.submit([_order("1.6")])
     [first] = venue.take_updates()
@@ -63,7 +63,7 @@ def test_market_order_fills_at_close_within_a_quarter_of_volume_then_rests_at_op
 
 def test_next_open_rule_and_slippage_move_the_price_against_the_order() -> None:
     settings = FillSettings(rule=FillRule.NEXT_OPEN, volume_share=None, slippage_bps=Decimal(10))
-    venue = SimVenue({"BTC/USDT": _bars()}, BINANCE_SPOT, settings)
+    venue = BarMatchingVenue({"BTC/USDT": _bars()}, BINANCE_SPOT, settings)
     venue.advance_to(T0 + 1)
     venue.submit([_order("1")])
     assert venue.take_updates()[0].fills == ()
@@ -73,7 +73,7 @@ def test_next_open_rule_and_slippage_move_the_price_against_the_order() -> None:
 
 
 def test_sell_stop_touched_intrabar_fills_at_the_stop_or_a_worse_open() -> None:
-    venue = SimVenue({"BTC/USDT": _bars()}, BINANCE_SPOT, FillSettings(volume_share=None))
+    venue = BarMatchingVenue({"BTC/USDT": _bars()}, BINANCE_SPOT, FillSettings(volume_share=None))
     venue.advance_to(T0 + 1)
     venue.submit([_order("1", Side.SELL, stop="92")])
     venue.advance_to(T0 + M5 + 1)  # low 90 touches 92; open 110 is above: fill at the stop

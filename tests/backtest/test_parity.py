@@ -1,5 +1,5 @@
 """The backtest produces the live pipeline's orders: vectorized signals equal the streamed
-SymbolStepper/SymbolAnalysis ones, and SimVenue fills equal the real PaperExchange's."""
+SymbolStepper/SymbolAnalysis ones, and BarMatchingVenue fills equal the real PaperExchange's."""
 
 from __future__ import annotations
 

@@ -19,7 +19,13 @@ import numpy as np
 from trading.backtest.data import MarketData
 from trading.backtest.signals import StepSeries, history_steps, stream_steps
 from trading.backtest.trades import EntryNote, TradeRecord, round_trips
-from trading.backtest.venues import FillSettings, PaperVenue, SimVenue, Venue
+from trading.backtest.venues import (
+    BacktestVenue,
+    BacktestVenuePort,
+    BarMatchingVenue,
+    FillSettings,
+    PaperExchangeVenue,
+)
 from trading.config import Settings, load_settings
 from trading.contracts import (
     Fill,
@@ -30,7 +36,7 @@ from trading.contracts import (
 )
 from trading.execution.desk import SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
-from trading.execution.step import LocalRisk, LocalVenue, run_now, trade_step
+from trading.execution.step import LocalRisk, run_now, trade_step
 from trading.market.instruments import BINANCE_SPOT
 from trading.risk.drawdown import TradingState
 from trading.risk.engine import RiskPolicy
@@ -165,18 +171,18 @@ def run_backtest(
     risk = RiskGate(
         RiskPolicy.from_settings(settings, instruments), Portfolio(balance=config.initial_balance)
     )
-    venue: Venue
+    venue: BacktestVenue
     fill_settings = config.fills_or_default()
     if config.venue == "paper":
-        venue = PaperVenue(
+        venue = PaperExchangeVenue(
             data.bars,
             volume_share=fill_settings.volume_share or Decimal(1),
             maker_fee_rate=fill_settings.maker_fee_rate,
             taker_fee_rate=fill_settings.taker_fee_rate,
         )
     else:
-        venue = SimVenue(data.bars, instruments, fill_settings)
-    risk_port, venue_port = LocalRisk(risk), LocalVenue(venue)
+        venue = BarMatchingVenue(data.bars, instruments, fill_settings)
+    risk_port, venue_port = LocalRisk(risk), BacktestVenuePort(venue)
     empty = np.zeros(0, dtype=np.int64)
     series_times = [s.time_ms for s in steps.values()]
     # one symbol's step times are already sorted and distinct

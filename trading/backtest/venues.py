@@ -1,6 +1,16 @@
-"""Venues a backtest sends orders to: ``SimVenue`` (the paper exchange's matching rules on
-numpy bars, plus next-open and intra-bar touch rules, fees, slippage) and ``PaperVenue`` (the
-real ``PaperExchange`` in-process, the reference ``SimVenue`` is checked against)."""
+"""The venues a backtest sends orders to, and how ``trade_step`` reaches them.
+
+- ``BacktestVenue``: what a backtest needs of a venue in its own process: move its clock,
+  take orders, report what they did.
+- ``BarMatchingVenue``: the matching core (``trading.execution.matching``) over numpy bars,
+  with the fill model's choices (next-open, unbounded volume, slippage, exact fees).
+- ``PaperExchangeVenue``: the real ``PaperExchange`` in-process, driven by its manual clock:
+  the reference ``BarMatchingVenue`` is checked against.
+- ``BacktestVenuePort``: a ``BacktestVenue`` as the ``VenuePort`` of ``trade_step``.
+
+The live session's venues are ``trading.execution.venue.VenueAdapter`` implementations
+(Binance, ccxt) behind the execution engine; ``trade_step`` sees every venue as a ``VenuePort``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -23,7 +33,7 @@ from trading.contracts import (
     Side,
     utc_from_ms,
 )
-from trading.execution.desk import OrderUpdate
+from trading.execution.desk import OrderUpdate, SymbolStep
 from trading.execution.matching import (
     VolumeBudget,
     lot_size_failure,
@@ -36,6 +46,9 @@ from trading.execution.paper import BinanceError, PaperBar, PaperExchange, paper
 from trading.market.frames import BarColumns
 from trading.market.instruments import InstrumentSpec, venue_symbol
 from trading.risk.portfolio import quote_asset
+
+if TYPE_CHECKING:
+    from trading.execution.gateway import SubmitOutcome
 
 
 class FillRule(StrEnum):
@@ -65,12 +78,29 @@ class FillSettings:
         )
 
 
-class Venue(Protocol):
+class BacktestVenue(Protocol):
+    """A venue in the backtest's process: its clock moves to the step, it books the orders
+    sent, and it reports each order's state and new fills when asked."""
+
     def advance_to(self, until_ms: int) -> None: ...
 
     def submit(self, orders: Sequence[OrderIntent]) -> None: ...
 
     def take_updates(self) -> list[OrderUpdate]: ...
+
+
+class BacktestVenuePort:
+    """A ``BacktestVenue`` as the venue port of ``trade_step``; it has no gateway, so no send
+    outcomes."""
+
+    def __init__(self, venue: BacktestVenue) -> None:
+        self.venue = venue
+
+    async def execute(
+        self, orders: Sequence[OrderIntent], steps: Sequence[SymbolStep]
+    ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
+        self.venue.submit(orders)
+        return [], self.venue.take_updates()
 
 
 @dataclass
@@ -113,7 +143,7 @@ class _Book:
         return self._bar
 
 
-class SimVenue:
+class BarMatchingVenue:
     """Matching on bars: the current bar of a symbol at time ``T`` is the last one that opened
     before ``T``; resting orders trade at each later bar's open, each bar's volume budget
     shared by every order of the symbol, quantities floored to the lot."""
@@ -246,14 +276,6 @@ class SimVenue:
         self._touched, self._fresh = {}, {}
         return updates
 
-    def cancel_all(self) -> None:
-        """End every resting order (the end of a run)."""
-        for book in self.books.values():
-            for order in book.orders:
-                order.status = OrderStatus.CANCELED
-                self._touch(order)
-            book.orders = []
-
 
 def _state(order: _Order, now_ms: int) -> OrderState:
     intent = order.intent
@@ -272,7 +294,7 @@ def _state(order: _Order, now_ms: int) -> OrderState:
     )
 
 
-class PaperVenue:
+class PaperExchangeVenue:
     """The real ``PaperExchange`` driven in-process by its manual clock; reports -> updates."""
 
     def __init__(self, bars: Mapping[str, BarColumns], **options: Any) -> None:

@@ -113,7 +113,7 @@ class _SilentStream:
 
 
 class CcxtVenue:
-    """A ccxt exchange as a ``Venue``."""
+    """A ccxt exchange as a ``VenueAdapter``."""
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ from trading.execution.gateway import (
     SubmitOutcome,
 )
 from trading.execution.retry import Backoff, CircuitBreaker, VenueError
-from trading.execution.venue import Venue
+from trading.execution.venue import VenueAdapter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,7 +85,7 @@ class ExecutionEngine:
     """One venue account: the gateway (durable state) plus the venue adapter (I/O)."""
 
     def __init__(
-        self, gateway: OrderGateway, venue: Venue, config: EngineConfig | None = None
+        self, gateway: OrderGateway, venue: VenueAdapter, config: EngineConfig | None = None
     ) -> None:
         self.gateway = gateway
         self.venue = venue

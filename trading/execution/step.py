@@ -42,7 +42,11 @@ class RiskPort(Protocol):
 
 
 class VenuePort(Protocol):
-    """Where a step's orders go: answers with the send outcomes and every open order's update."""
+    """Where a step's orders go: answers with the send outcomes and every open order's update.
+
+    The one venue protocol of a step: the execution actor (``actors.step_ports.RemoteVenue``),
+    a backtest venue (``trading.backtest.venues.BacktestVenuePort``) and the journal rerun
+    (``trading.journal.rerun.JournaledVenue``)."""
 
     async def execute(
         self, orders: Sequence[OrderIntent], steps: Sequence[SymbolStep]
@@ -124,25 +128,3 @@ class LocalRisk:
 
     async def release(self, client_order_ids: Sequence[str]) -> None:
         self.gate.release(client_order_ids)
-
-
-class BarVenue(Protocol):
-    """A venue in the same process that books orders and reports their updates when asked."""
-
-    def submit(self, orders: Sequence[OrderIntent]) -> None: ...
-
-    def take_updates(self) -> list[OrderUpdate]: ...
-
-
-class LocalVenue:
-    """A backtest venue (``SimVenue``, ``PaperVenue``) as a venue port; it has no gateway, so
-    no send outcomes."""
-
-    def __init__(self, venue: BarVenue) -> None:
-        self.venue = venue
-
-    async def execute(
-        self, orders: Sequence[OrderIntent], steps: Sequence[SymbolStep]
-    ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
-        self.venue.submit(orders)
-        return [], self.venue.take_updates()

@@ -1,4 +1,7 @@
-"""What the execution engine needs from a venue: place, query, cancel, amend, a user stream.
+"""What the execution engine needs from a real venue: place, query, cancel, amend, a user
+stream. ``VenueAdapter`` is implemented by ``BinanceVenue`` (Binance REST + WebSocket, also
+the paper exchange's server) and ``CcxtVenue``; ``trade_step`` reaches the engine through the
+execution actor as its ``VenuePort``.
 
 Every call either returns or raises ``VenueError`` (see ``retry.py``); an error whose
 ``outcome_unknown`` is set (timeout, dropped connection, 5xx) may have acted at the venue, so
@@ -30,8 +33,9 @@ class UserStream(Protocol):
     async def close(self) -> None: ...
 
 
-class Venue(Protocol):
-    """A venue adapter. ``timestamp_ms`` is the request time the venue checks its window on."""
+class VenueAdapter(Protocol):
+    """A venue's API as the engine calls it. ``timestamp_ms`` is the request time the venue
+    checks its window on."""
 
     name: str
     recv_window_ms: int
