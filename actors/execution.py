@@ -8,22 +8,20 @@ a restart waits for that). Ray may retry calls: idempotency is by client_order_i
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import ray
 
 from trading.config import VenueSettings
-from trading.contracts import OrderIntent, OrderStatus, OrderType
+from trading.contracts import OrderIntent
 from trading.execution.binance import BinanceVenue
 from trading.execution.desk import OrderUpdate
 from trading.execution.engine import EngineConfig, ExecutionEngine
-from trading.execution.gateway import FsyncPolicy, OrderGateway, SendOutcome, SubmitOutcome
+from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
 from trading.execution.rules import binance_spot_rules
 
 EXECUTION_ACTOR = "execution"
-_UNANSWERED = (OrderStatus.NEW, OrderStatus.SUBMITTED)
 
 
 @ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
@@ -74,23 +72,7 @@ class ExecutionActor:
         """Log, send, and wait until the venue has answered each new order (market orders:
         until they have fills or ended), so a step's fills are booked in the same step."""
         engine = await self._ready()
-        outcomes = await engine.submit(intents, reference_prices)
-        sent = {
-            o.intent.client_order_id: o.intent.order_type is OrderType.MARKET
-            for o in outcomes
-            if isinstance(o, SendOutcome)
-        }
-        deadline = time.monotonic() + settle_timeout_s
-        while sent and time.monotonic() < deadline:
-            for client_order_id, market in list(sent.items()):
-                state = engine.gateway.state(client_order_id)
-                if state is None or state.status in _UNANSWERED:
-                    continue
-                if not market or state.filled_quantity > 0 or state.status.is_terminal:
-                    del sent[client_order_id]
-            if sent:
-                await asyncio.sleep(0.002)
-        return outcomes
+        return await engine.submit_settled(intents, reference_prices, settle_timeout_s)
 
     async def updates(self, client_order_ids: Sequence[str]) -> list[OrderUpdate]:
         """Current state and every fill of each order (the caller dedupes fills by id)."""

@@ -166,3 +166,27 @@ def test_orders_sent_right_after_start_learn_their_fills_from_the_stream(
             assert s.engine.stats.queries == 0
 
     asyncio.run(run())
+
+
+def test_submit_settled_returns_once_every_sent_order_is_answered(
+    paper_bars: dict[str, list[PaperBar]], tmp_path: Path
+) -> None:
+    """The step's send: market orders come back with their fills, limits at least accepted, so
+    the step that sent them books them; a repeat of the batch sends nothing, waits for nothing."""
+
+    async def run() -> None:
+        intents = make_intents(6, 3, paper_bars, strategy="settled")
+        async with session(paper_bars, tmp_path) as s:
+            await s.engine.submit_settled(intents, settle_timeout_s=5.0)
+            states = [s.gateway.state(i.client_order_id) for i in intents]
+            for intent, state in zip(intents, states, strict=True):
+                assert state is not None
+                assert state.status not in (OrderStatus.NEW, OrderStatus.SUBMITTED)
+                if intent.order_type is OrderType.MARKET:
+                    assert state.filled_quantity > 0 or state.status.is_terminal
+            started = asyncio.get_running_loop().time()
+            repeats = await s.engine.submit_settled(intents, settle_timeout_s=5.0)
+            assert {o.action for o in repeats} == {"duplicate"}
+            assert asyncio.get_running_loop().time() - started < 1.0
+
+    asyncio.run(run())

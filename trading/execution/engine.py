@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.contracts import OrderIntent, OrderState, OrderStatus, Quantity, now_ms
+from trading.contracts import OrderIntent, OrderState, OrderStatus, OrderType, Quantity, now_ms
 from trading.execution.gateway import (
     Accepted,
     Canceled,
@@ -44,6 +44,7 @@ from trading.execution.venue import VenueAdapter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_UNANSWERED = (OrderStatus.NEW, OrderStatus.SUBMITTED)
 
 
 class EngineConfig(BaseModel):
@@ -163,6 +164,35 @@ class ExecutionEngine:
             elif outcome.action == "rejected":
                 self.stats.local_rejects += 1
         return outcomes
+
+    async def submit_settled(
+        self,
+        intents: Sequence[OrderIntent],
+        reference_prices: Mapping[str, Decimal] | None = None,
+        settle_timeout_s: float = 2.0,
+        poll_s: float = 0.002,
+    ) -> list[SubmitOutcome]:
+        """``submit``, then wait up to ``settle_timeout_s`` until the venue has answered each new
+        order (market orders: until they have fills or ended), so a step books its own fills."""
+        outcomes = await self.submit(intents, reference_prices)
+        waiting = {
+            o.intent.client_order_id: o.intent.order_type is OrderType.MARKET
+            for o in outcomes
+            if isinstance(o, SendOutcome)
+        }
+        deadline = time.monotonic() + settle_timeout_s
+        while waiting and time.monotonic() < deadline:
+            waiting = {i: market for i, market in waiting.items() if not self._settled(i, market)}
+            if waiting:
+                await asyncio.sleep(poll_s)
+        return outcomes
+
+    def _settled(self, client_order_id: str, market: bool) -> bool:
+        """The venue answered the order; a market order also filled (some) or ended."""
+        state = self.gateway.state(client_order_id)
+        if state is None or state.status in _UNANSWERED:
+            return False
+        return not market or state.filled_quantity > 0 or state.status.is_terminal
 
     async def cancel(self, client_order_id: str) -> OrderState:
         """Cancel what is left of an order (fills so far stay); answers the state after."""
