@@ -29,12 +29,14 @@ def drawdown(equity: FloatArray) -> FloatArray:
 
 
 def equity_metrics(time_ms: IntArray, equity: FloatArray, initial: float) -> dict[str, Any]:
-    """Total/annual return, Sharpe and Sortino (per-step returns, annualized, rf = 0), max
-    drawdown and MAR (annual return over |max drawdown|, Calmar over the whole window)."""
+    """Total/annual return, Sharpe and Sortino (per-step returns, rf = 0, annualized by
+    sqrt(steps per 365-day year)), max drawdown with its peak and trough times, and MAR
+    (annual return over |max drawdown|, Calmar over the whole window)."""
     if len(equity) < 2:
-        return dict.fromkeys(
+        metrics: dict[str, Any] = dict.fromkeys(
             ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown", "calmar"), 0.0
         )
+        return metrics | {"max_drawdown_peak_ms": None, "max_drawdown_trough_ms": None}
     curve = np.concatenate([[initial], equity])
     returns = np.diff(curve) / curve[:-1]
     step_ms = float(np.median(np.diff(time_ms))) if len(time_ms) > 1 else 1.0
@@ -45,20 +47,29 @@ def equity_metrics(time_ms: IntArray, equity: FloatArray, initial: float) -> dic
     sd = float(np.std(returns, ddof=1))
     downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
     mean = float(np.mean(returns))
-    max_dd = float(-drawdown(curve).min())
+    depth = drawdown(curve)
+    max_dd = float(-depth.min())
+    # The initial balance stands one step before the first bar's time.
+    curve_ms = np.concatenate([[time_ms[0] - int(step_ms)], time_ms])
+    trough = int(np.argmin(depth))
+    peak = int(np.flatnonzero(depth[: trough + 1] == 0.0)[-1])
     return {
         "total_return": float(total),
         "annual_return": float(annual),
         "sharpe": mean / sd * math.sqrt(per_year) if sd > 0 else 0.0,
         "sortino": mean / downside * math.sqrt(per_year) if downside > 0 else 0.0,
         "max_drawdown": max_dd,
+        "max_drawdown_peak_ms": int(curve_ms[peak]) if max_dd > 0 else None,
+        "max_drawdown_trough_ms": int(curve_ms[trough]) if max_dd > 0 else None,
         "calmar": float(annual / max_dd) if max_dd > 0 else 0.0,
     }
 
 
-def trade_metrics(trades: Sequence[TradeRecord], extra_cost: float = 0.0) -> dict[str, Any]:
-    """Win rate, expectancy (mean net PnL), avg R, profit factor, cost per trade (fees plus
-    ``extra_cost``: funding and LLM spend), over closed round trips."""
+def trade_metrics(
+    trades: Sequence[TradeRecord], funding: float = 0.0, llm_spend: float = 0.0
+) -> dict[str, Any]:
+    """Win rate, expectancy (mean net PnL), avg R and profit factor over closed round trips;
+    cost per trade: fees plus the run's funding paid and LLM spend, over every trade."""
     closed = [t for t in trades if t.exit_ms is not None]
     pnl = np.array([t.pnl for t in closed])
     wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
@@ -71,7 +82,7 @@ def trade_metrics(trades: Sequence[TradeRecord], extra_cost: float = 0.0) -> dic
         "expectancy": float(pnl.mean()) if closed else 0.0,
         "avg_r": float(np.mean(rs)) if rs else 0.0,
         "profit_factor": _finite(float(wins.sum()) / loss_sum) if loss_sum > 0 else None,
-        "cost_per_trade": (fees + extra_cost) / len(trades) if trades else 0.0,
+        "cost_per_trade": (fees + funding + llm_spend) / len(trades) if trades else 0.0,
         "fees": fees,
     }
 
@@ -101,11 +112,12 @@ def summarize(
     gross_exposure: FloatArray,
     trades: Sequence[TradeRecord],
     initial: float,
-    extra_cost: float = 0.0,
+    funding: float = 0.0,
+    llm_spend: float = 0.0,
 ) -> dict[str, Any]:
     """Every metric of one run; ``exposure`` is the share of steps holding a position."""
     metrics = equity_metrics(time_ms, equity, initial)
-    metrics.update(trade_metrics(trades, extra_cost))
+    metrics.update(trade_metrics(trades, funding, llm_spend))
     metrics["exposure"] = float(np.mean(gross_exposure > 0)) if len(gross_exposure) else 0.0
     metrics["hit_rate_by_pattern"] = pattern_hit_rates(trades)
     return metrics

@@ -33,7 +33,7 @@ def run_summary(result: BacktestResult, run_id: str, **labels: Any) -> dict[str,
         result.gross_exposure,
         result.trades,
         result.initial_balance,
-        extra_cost=result.funding_paid,
+        funding=result.funding_paid,
     )
     return {
         "run_id": run_id,
