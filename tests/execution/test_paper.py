@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -325,3 +327,22 @@ def test_bars_posted_over_http_are_appended_and_bad_ones_answer_400_naming_the_f
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_only_the_paper_cli_imports_the_server_module() -> None:
+    """The backtest and every other ``trading`` module use the exchange in-process: the aiohttp
+    server is imported by ``python -m trading.execution.paper`` alone (and by actors, tests)."""
+    trading = Path(__file__).resolve().parents[2] / "trading"
+    importers = set()
+    for path in trading.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if "trading.execution.paper.server" in names:
+                importers.add(path.relative_to(trading).as_posix())
+    assert importers == {"execution/paper/__main__.py"}
