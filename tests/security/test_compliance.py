@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.security.session_journal import MANUAL_ID, Session, run_session
 from trading.journal.chain import Journal, read
@@ -25,6 +26,7 @@ from trading.security.compliance import (
     write_csv,
     write_html,
 )
+from trading.security.signing import sign_checkpoints
 
 KEY = b"session-hmac-key"
 MICROSECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -180,6 +182,20 @@ def test_templates_name_columns_for_their_regime() -> None:
     assert us["manual"] == "Manual flag"
     with pytest.raises(UnknownTemplateError, match=r"'sec'.*generic, eu, us"):
         template("sec")
+
+
+def test_signed_checkpoints_are_stated_verified_or_failed(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    _small_journal(path, "file:config.yaml")
+    signer = Ed25519PrivateKey.generate()
+    signed = sign_checkpoints(read(path), signer, "k1", every=2)
+    keys = {"k1": signer.public_key()}
+    report = build_report(path, KEY, checkpoints=(signed, keys))
+    assert report.coverage.signed_checkpoints == "verified: 1 checkpoints vouch for records 0-1"
+    other = {"k1": Ed25519PrivateKey.generate().public_key()}
+    failed = build_report(path, KEY, checkpoints=(signed, other)).coverage.signed_checkpoints
+    assert failed.startswith("FAILED: journal checkpoint at seq 1: tampered")
+    assert build_report(path, KEY).coverage.signed_checkpoints == "not checked"
 
 
 def _small_journal(path: Path, source: str) -> None:

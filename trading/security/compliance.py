@@ -23,6 +23,7 @@ from typing import Any
 
 from trading.contracts import CLIENT_ID_PREFIX, Fill, OrderDecision, OrderState, Signal
 from trading.journal.chain import GENESIS, read, verify
+from trading.security.signing import Checkpoint, PublicKeys, SignatureError, verify_checkpoints
 
 _STRATEGY_ID = re.compile(rf"^{re.escape(CLIENT_ID_PREFIX)}[0-9a-f]{{32}}$")
 
@@ -140,6 +141,7 @@ class Coverage:
     hash_before: str
     hash_last: str
     hmac_checked: bool
+    signed_checkpoints: str = "not checked"
 
     def values(self) -> dict[str, str]:
         return {
@@ -154,6 +156,7 @@ class Coverage:
             "last_seq": "" if self.last_seq is None else str(self.last_seq),
             "hash_before_first": self.hash_before,
             "hash_of_last": self.hash_last,
+            "signed_checkpoints": self.signed_checkpoints,
         }
 
 
@@ -171,8 +174,10 @@ def build_report(
     period_from: datetime | None = None,
     period_to: datetime | None = None,
     now: datetime | None = None,
+    checkpoints: tuple[list[Checkpoint], PublicKeys] | None = None,
 ) -> ComplianceReport:
-    """The report of the journal's records stamped in ``[period_from, period_to)``."""
+    """The report of the journal's records stamped in ``[period_from, period_to)``; with
+    ``checkpoints`` (and the public keys by id) it also states whether they verify."""
     check = verify(journal, key)
     orders: dict[str, OrderRow] = {}
     signals: dict[tuple[str, str], Signal] = {}
@@ -208,8 +213,22 @@ def build_report(
         hash_before=hash_before,
         hash_last=hash_last,
         hmac_checked=key is not None,
+        signed_checkpoints=_checkpoints_verdict(journal, checkpoints),
     )
     return ComplianceReport(now or datetime.now(UTC), coverage, list(orders.values()), changes)
+
+
+def _checkpoints_verdict(
+    journal: Path, checkpoints: tuple[list[Checkpoint], PublicKeys] | None
+) -> str:
+    if checkpoints is None:
+        return "not checked"
+    signed, keys = checkpoints
+    try:
+        done = verify_checkpoints(read(journal), signed, keys)
+    except SignatureError as exc:
+        return f"FAILED: {exc}"
+    return f"verified: {done.checkpoints} checkpoints vouch for records 0-{done.covered - 1}"
 
 
 def _decided_step(row: OrderRow) -> str:

@@ -27,6 +27,7 @@ from trading.journal.chain import GENESIS, canonical, record_hash
 from trading.security.permissions import check_owner_only, write_atomically
 
 SIGNATURE_SUFFIX = ".sig"
+PublicKeys = Mapping[str, Ed25519PublicKey]
 ALGORITHM = "ed25519"
 
 
@@ -110,7 +111,7 @@ def _check(
     message: bytes,
     key_id: object,
     signature: object,
-    public_keys: Mapping[str, Ed25519PublicKey],
+    public_keys: PublicKeys,
 ) -> str:
     """The key id that verifies ``signature`` over ``message``, or the error naming why not."""
     if not isinstance(key_id, str) or not isinstance(signature, str):
@@ -147,7 +148,7 @@ def sign_file(path: Path, private_key: Ed25519PrivateKey, key_id: str) -> Path:
     )
 
 
-def verify_file(path: Path, public_keys: Mapping[str, Ed25519PublicKey]) -> str:
+def verify_file(path: Path, public_keys: PublicKeys) -> str:
     """The key id that signed ``path``; raises ``UnsignedError``, ``UnknownKeyIdError``,
     ``MalformedSignatureError`` or ``TamperedError`` naming the file."""
     subject = str(path)
@@ -255,7 +256,7 @@ class CheckpointReport:
 def verify_checkpoints(
     records: Iterable[Mapping[str, Any]],
     checkpoints: Iterable[Checkpoint],
-    public_keys: Mapping[str, Ed25519PublicKey],
+    public_keys: PublicKeys,
 ) -> CheckpointReport:
     """Walk the chain (seq, prev, content hash) and check each checkpoint's signature and that
     the chain's hash after its record is the signed one. Raises ``TamperedError`` naming the
