@@ -191,7 +191,8 @@ def test_signed_checkpoints_are_stated_verified_or_failed(tmp_path: Path) -> Non
     signed = sign_checkpoints(read(path), signer, "k1", every=2)
     keys = {"k1": signer.public_key()}
     report = build_report(path, KEY, checkpoints=(signed, keys))
-    assert report.coverage.signed_checkpoints == "verified: 1 checkpoints vouch for records 0-1"
+    verdict = report.coverage.signed_checkpoints
+    assert verdict == "verified: 1 signed checkpoint(s) vouch for records 0-1"
     other = {"k1": Ed25519PrivateKey.generate().public_key()}
     failed = build_report(path, KEY, checkpoints=(signed, other)).coverage.signed_checkpoints
     assert failed.startswith("FAILED: journal checkpoint at seq 1: tampered")

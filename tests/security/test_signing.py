@@ -143,13 +143,13 @@ def _journal(path: Path, count: int) -> list[dict[str, Any]]:
     return list(read(path))
 
 
-def _rewrite_whole_chain(path: Path, change: dict[str, Any]) -> None:
+def _rewrite_whole_chain(path: Path, change: dict[str, Any], seq: int = 3) -> None:
     """What a holder of the HMAC key can do: edit a record and re-chain every one after it."""
     records = list(read(path))
     prev = "0" * 64
     lines = []
     for record in records:
-        if record["seq"] == 3:
+        if record["seq"] == seq:
             record["payload"] = {**record["payload"], **change}
         record["prev"] = prev
         record.pop("hash"), record.pop("mac")
@@ -183,6 +183,22 @@ def test_a_whole_chain_rewritten_with_the_hmac_key_fails_the_signed_checkpoints(
     assert stored == checkpoints
     with pytest.raises(TamperedError, match=r"checkpoint at seq 3.*chain hash is not the signed"):
         verify_checkpoints(read(path), stored, KEYS)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 9))
+def test_a_rechained_rewrite_is_caught_exactly_when_a_checkpoint_covers_the_record(
+    tmp_path_factory: pytest.TempPathFactory, seq: int
+) -> None:
+    path = tmp_path_factory.mktemp("journal") / "journal.jsonl"
+    checkpoints = sign_checkpoints(_journal(path, 10), SIGNER, "k1", every=4)
+    _rewrite_whole_chain(path, {"quantity": "0"}, seq)
+    assert verify(path, key=HMAC_KEY).ok
+    if seq <= 7:
+        with pytest.raises(TamperedError):
+            verify_checkpoints(read(path), checkpoints, KEYS)
+    else:
+        assert verify_checkpoints(read(path), checkpoints, KEYS).covered == 8, "8, 9 unsigned yet"
 
 
 def test_an_edit_without_rechaining_is_named_at_the_record_that_breaks(tmp_path: Path) -> None:

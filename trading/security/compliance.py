@@ -228,7 +228,8 @@ def _checkpoints_verdict(
         done = verify_checkpoints(read(journal), signed, keys)
     except SignatureError as exc:
         return f"FAILED: {exc}"
-    return f"verified: {done.checkpoints} checkpoints vouch for records 0-{done.covered - 1}"
+    last = done.covered - 1
+    return f"verified: {done.checkpoints} signed checkpoint(s) vouch for records 0-{last}"
 
 
 def _decided_step(row: OrderRow) -> str:
