@@ -246,7 +246,8 @@ def check_symbol(evaluation: Evaluation) -> RiskDecision | None:
 
 def check_reducing(evaluation: Evaluation) -> RiskDecision | None:
     """Reduce-only, or opposite the position and no larger: adds no risk, so it is decided here
-    (no mark or stop needed), approved up to the position and never beyond."""
+    (no mark or stop needed), approved up to the position; beyond it RESIZED for SAFE_MODE (in
+    SAFE_MODE) or INVALID_INPUT, and a reduce-only intent that reduces nothing DENIED."""
     intent, held = evaluation.intent, evaluation.held
     if not (intent.reduce_only or (evaluation.opposes and intent.quantity <= abs(held))):
         return None
