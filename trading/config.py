@@ -341,9 +341,19 @@ class SignalSettings(Section):
     calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
     calibration_min_samples: Annotated[int, Field(ge=10)] = 200
     outcome_horizon_bars: Annotated[int, Field(ge=1)] = 4
+    # the LLM second opinion (``trading.signals.second_opinion``): asked about signals at least
+    # this confident, rechecked after min minutes while it agrees, doubling up to max otherwise
+    llm_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.55
+    llm_check_min_minutes: Annotated[int, Field(ge=1)] = 15
+    llm_check_max_minutes: Annotated[int, Field(ge=1)] = 240
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> Self:
+        if self.llm_check_max_minutes < self.llm_check_min_minutes:
+            raise ValueError(
+                f"llm_check_max_minutes {self.llm_check_max_minutes} must not be below "
+                f"llm_check_min_minutes {self.llm_check_min_minutes}"
+            )
         if self.regime_exit >= self.regime_enter:
             raise ValueError(
                 f"regime_exit {self.regime_exit} must be below regime_enter {self.regime_enter}"

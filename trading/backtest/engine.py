@@ -42,6 +42,7 @@ from trading.risk.drawdown import TradingState
 from trading.risk.engine import RiskPolicy
 from trading.risk.gate import RiskGate, RiskRequest
 from trading.risk.portfolio import Portfolio
+from trading.signals.second_opinion import OpinionPort
 
 SignalSource = Literal["history", "stream"]
 VenueKind = Literal["sim", "paper"]
@@ -60,6 +61,9 @@ class BacktestConfig:
     funding: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
     skip_idle: bool = True  # False: every step through the desk (the skip's reference)
+    # the LLM second opinion (answering without suspending, e.g. an in-process ``LLMRouter``):
+    # signals are then streamed, each one reviewed as the live symbol actors review theirs
+    opinions: OpinionPort | None = None
 
     def lifecycle_or_default(self) -> LifecycleSettings:
         return self.lifecycle or LifecycleSettings.from_settings(self.settings)
@@ -146,11 +150,19 @@ class BacktestResult:
 
 
 def symbol_steps(data: MarketData, config: BacktestConfig) -> dict[str, StepSeries]:
-    """Each symbol's per-step analysis outputs (vectorized or streamed)."""
+    """Each symbol's per-step analysis outputs (vectorized, or streamed: always with an
+    opinion port)."""
     settings = config.settings
-    build = history_steps if config.signals == "history" else stream_steps
+    if config.signals == "history" and config.opinions is None:
+        return {
+            symbol: history_steps(symbol, bars, data.base, settings.timeframes, settings.signals)
+            for symbol, bars in data.bars.items()
+            if len(bars)
+        }
     return {
-        symbol: build(symbol, bars, data.base, settings.timeframes, settings.signals)
+        symbol: stream_steps(
+            symbol, bars, data.base, settings.timeframes, settings.signals, config.opinions
+        )
         for symbol, bars in data.bars.items()
         if len(bars)
     }

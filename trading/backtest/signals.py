@@ -19,6 +19,7 @@ import numpy as np
 from trading.config import SignalSettings
 from trading.contracts import Direction, MarketBar, Signal, Timeframe
 from trading.execution.desk import SymbolStepper
+from trading.execution.step import run_now
 from trading.market.frames import BarColumns
 from trading.market.replay import column_bars
 from trading.patterns import Detections
@@ -27,6 +28,7 @@ from trading.signals.analysis import SymbolAnalysis
 from trading.signals.calibration import _fit_at, naive_probability
 from trading.signals.history import calibration_params, closed_index, combine, score_timeframes
 from trading.signals.scoring import REGIME_CODE
+from trading.signals.second_opinion import OpinionPort, SecondOpinion
 
 REGIMES = {code: regime for regime, code in REGIME_CODE.items()}
 
@@ -200,22 +202,26 @@ def stream_steps(
     base: Timeframe,
     timeframes: Sequence[Timeframe],
     settings: SignalSettings,
+    opinions: OpinionPort | None = None,
 ) -> StepSeries:
     """The live path: ``SymbolStepper`` over ``SymbolAnalysis`` stepped to each step time; the
-    series carries the live ``Signal`` objects themselves."""
+    series carries the live ``Signal`` objects themselves. With ``opinions`` (a port that
+    answers without suspending) each signal gets the live actor's LLM second opinion rule."""
     step = min(timeframes, key=lambda tf: tf.seconds)
     analysis = SymbolAnalysis(symbol, base, timeframes, signals=settings)
     stepper = SymbolStepper(analysis, column_bars(base_bars, symbol, base), step)
+    second = SecondOpinion(analysis, step, opinions) if opinions is not None else None
     times = step_times(base_bars, base, step)
     rows: list[tuple[float, float, int, float, float]] = []
     signals: list[Signal] = []
     opens: list[int] = []
     direction = {Direction.LONG: 1, Direction.SHORT: -1, Direction.NEUTRAL: 0}
     for t_ms in times.tolist():
-        out = stepper.advance(datetime.fromtimestamp(t_ms / 1000, UTC))
+        now = datetime.fromtimestamp(t_ms / 1000, UTC)
+        out = stepper.advance(now)
         if out.signal is None or out.step_bar is None:
             raise ValueError(f"{symbol}: no step bar closed at {t_ms}")
-        sig = out.signal
+        sig = out.signal if second is None else run_now(second.review(out.signal, now))
         atr = float(out.atr) if out.atr is not None else float("nan")
         rows.append(
             (sig.score, sig.confidence, direction[sig.direction], REGIME_CODE[sig.regime], atr)

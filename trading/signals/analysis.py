@@ -21,9 +21,18 @@ from trading.signals.confluence import AnalystOpinion
 from trading.signals.history import calibration_params
 from trading.signals.scoring import TimeframeScore, TimeframeScorer, combine, compose_signal
 
-SCORE_NEUTRAL_SETTINGS = frozenset({"direction_threshold", "regime_timeframe", "llm_weight"})
+SCORE_NEUTRAL_SETTINGS = frozenset(
+    {
+        "direction_threshold",
+        "regime_timeframe",
+        "llm_weight",
+        "llm_min_confidence",
+        "llm_check_min_minutes",
+        "llm_check_max_minutes",
+    }
+)
 """Signal settings that leave the combined score the calibrator learns from unchanged (the
-calibrator sees the score without the analyst's opinion)."""
+calibrator sees the score without the analyst's opinion, and the LLM's schedule)."""
 
 
 @dataclass
