@@ -93,10 +93,12 @@ def plan_runs(
     walk: tuple[timedelta, timedelta] | None = None,
     per_symbol: bool = False,
 ) -> list[RunSpec]:
-    """Grid x symbol sets x windows (the whole window, or each walk-forward test window)."""
-    windows: list[tuple[Window | None, Window]] = (
-        [(None, window)] if walk is None else list(walk_forward(window, *walk))
-    )
+    """Grid x symbol sets x windows: the whole window, or per walk-forward fold a run on its
+    train window and one on its test window (labelled with the train window it follows)."""
+    windows: list[tuple[Window | None, Window]] = [(None, window)]
+    if walk is not None:
+        folds = walk_forward(window, *walk)
+        windows = [run for train, test in folds for run in ((None, train), (train, test))]
     sets = [(s,) for s in symbols] if per_symbol else [tuple(symbols)]
     return [
         RunSpec(dict(params), chosen, test, train)

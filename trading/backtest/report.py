@@ -20,6 +20,7 @@ import polars as pl
 
 from trading.backtest.engine import BacktestResult
 from trading.backtest.metrics import drawdown, summarize
+from trading.contracts import Timeframe
 from trading.patterns.series import FloatArray, IntArray
 
 SUMMARY_KEYS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "trades")
@@ -88,6 +89,16 @@ TRADE_SCHEMA = {
     "entry_client_id": pl.Utf8,
     "fills": pl.Int64,
 }
+
+
+EQUITY_SCHEMA = {
+    "run_id": pl.Utf8,
+    "time_ms": pl.Int64,
+    "equity": pl.Float64,
+    "gross_exposure": pl.Float64,
+}
+
+LEADERBOARD_KEYS = ("run_id", "sharpe", "total_return", "max_drawdown", "params", "window")
 
 
 def trades_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
@@ -236,9 +247,81 @@ def write_outputs(
     equity: pl.DataFrame,
     best: BacktestResult | None,
 ) -> None:
-    """``summary.json``, ``trades.parquet``, ``equity.parquet``, ``report.html`` in ``out``."""
+    """``summary.json``, ``trades.parquet``, ``equity.parquet``, ``report.html`` and
+    ``leaderboard.json`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     write_summary(out / "summary.json", entries)
     trades.write_parquet(out / "trades.parquet")
     equity.write_parquet(out / "equity.parquet")
     (out / "report.html").write_text(html_report(entries, best))
+    board = [{k: e.get(k) for k in LEADERBOARD_KEYS} for e in leaderboard(entries)]
+    (out / "leaderboard.json").write_text(json.dumps(board, default=str, indent=1))
+
+
+def write_run_outputs(out: Path, runs: Sequence[Mapping[str, Any]], initial_balance: float) -> None:
+    """``write_outputs`` of finished run payloads (each its ``summary``, ``trades`` rows and
+    ``equity`` columns, as ``trading.backtest.batch.run_batch`` returns them)."""
+    entries = [r["summary"] for r in runs]
+    trades = trades_frame([t for r in runs for t in r["trades"]])
+    best = max(runs, key=lambda r: r["summary"].get("sharpe") or 0.0, default=None)
+    best_result = _payload_result(best, initial_balance) if best is not None else None
+    write_outputs(out, entries, trades, _payloads_equity(runs), best_result)
+
+
+def _payloads_equity(runs: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    frames = [
+        pl.DataFrame(
+            {"run_id": [r["summary"]["run_id"]] * len(r["equity"]["time_ms"]), **r["equity"]}
+        )
+        for r in runs
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=EQUITY_SCHEMA)
+
+
+def _payload_result(run: Mapping[str, Any], initial_balance: float) -> BacktestResult:
+    """A run payload as the result the HTML report draws (its equity curve and labels)."""
+    summary, equity = run["summary"], run["equity"]
+    return BacktestResult(
+        symbols=tuple(summary["symbols"]),
+        step=Timeframe.M15,
+        time_ms=np.asarray(equity["time_ms"], dtype=np.int64),
+        equity=np.asarray(equity["equity"], dtype=np.float64),
+        gross_exposure=np.asarray(equity["gross_exposure"], dtype=np.float64),
+        orders=[],
+        decisions=[],
+        fills=[],
+        trades=[],
+        funding_paid=summary.get("funding_paid", 0.0),
+        initial_balance=initial_balance,
+        base_bars=summary.get("base_bars", 0),
+        params=summary["params"],
+    )
+
+
+def walk_forward_folds(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per fold: the parameters best on the training window (Sharpe) and their test result."""
+    train = [e for e in entries if e.get("train") is None]
+    test = [e for e in entries if e.get("train") is not None]
+    folds = []
+    for window in sorted({t["window"] for t in train}):
+        best = max((t for t in train if t["window"] == window), key=_sharpe)
+        chosen = [t for t in test if t["train"] == window and t["params"] == best["params"]]
+        if chosen:
+            folds.append(
+                {
+                    "train": window,
+                    "params": best["params"],
+                    "train_sharpe": best.get("sharpe"),
+                    "test": chosen[0],
+                }
+            )
+    return folds
+
+
+def _sharpe(entry: Mapping[str, Any]) -> float:
+    sharpe: float = entry.get("sharpe") or 0.0
+    return sharpe
+
+
+def write_walk_forward(path: Path, entries: Sequence[Mapping[str, Any]]) -> None:
+    path.write_text(json.dumps(walk_forward_folds(entries), indent=1, default=str))
