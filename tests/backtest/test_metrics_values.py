@@ -11,7 +11,13 @@ import empyrical
 import numpy as np
 import pytest
 
-from trading.backtest.metrics import equity_metrics, summarize, trade_metrics
+from trading.backtest.metrics import (
+    drawdown,
+    equity_metrics,
+    pattern_hit_rates,
+    summarize,
+    trade_metrics,
+)
 from trading.backtest.trades import TradeRecord
 
 DAY_MS = 86_400_000
@@ -24,7 +30,11 @@ def _days(n: int) -> np.ndarray:
 
 
 def _trade(
-    pnl: float, fees: float = 0.0, r: float | None = None, closed: bool = True
+    pnl: float,
+    fees: float = 0.0,
+    r: float | None = None,
+    closed: bool = True,
+    patterns: tuple[str, ...] = (),
 ) -> TradeRecord:
     return TradeRecord(
         symbol="BTC/USDT",
@@ -39,7 +49,7 @@ def _trade(
         pnl=pnl,
         r_multiple=r,
         confidence=0.6,
-        patterns=(),
+        patterns=patterns,
         regime=0.0,
         timeframe="1d",
         entry_client_id="rt-x",
@@ -95,6 +105,13 @@ def test_a_curve_that_only_rises_has_no_drawdown_dates_and_no_sortino() -> None:
     assert m["max_drawdown_peak_ms"] is None
     assert m["sortino"] == 0.0
     assert m["calmar"] == 0.0
+
+
+def test_fewer_than_two_points_give_zero_metrics_and_no_drawdown_dates() -> None:
+    m = equity_metrics(_days(1), np.array([105.0]), 100.0)
+    assert (m["total_return"], m["sharpe"], m["max_drawdown"]) == (0.0, 0.0, 0.0)
+    assert m["max_drawdown_peak_ms"] is None
+    assert len(drawdown(np.zeros(0))) == 0
 
 
 @pytest.mark.parametrize(("step_ms", "per_year"), [(DAY_MS, 365), (HOUR_MS, 365 * 24)])
@@ -164,3 +181,19 @@ def test_summary_exposure_is_the_share_of_steps_holding_a_position() -> None:
     )
     assert m["exposure"] == pytest.approx(2 / 4)
     assert m["cost_per_trade"] == pytest.approx(0.2 + 0.3 + 0.1)
+
+
+def test_pattern_hit_rates_count_closed_trades_per_tag_at_entry() -> None:
+    rates = pattern_hit_rates(
+        [
+            _trade(10.0, r=1.0, patterns=("PIN_BAR:+",)),
+            _trade(-5.0, r=-0.5, patterns=("PIN_BAR:+", "ENGULFING:+")),
+            _trade(3.0),
+            _trade(50.0, closed=False, patterns=("PIN_BAR:+",)),  # open: not counted
+        ]
+    )
+    assert rates == {
+        "ENGULFING:+": {"trades": 1.0, "hit_rate": 0.0, "avg_r": -0.5},
+        "PIN_BAR:+": {"trades": 2.0, "hit_rate": 1 / 2, "avg_r": (1.0 - 0.5) / 2},
+        "none": {"trades": 1.0, "hit_rate": 1.0, "avg_r": 0.0},
+    }
