@@ -7,7 +7,7 @@ alone). Importing this package loads no server: the backtest uses the exchange i
 """
 
 from trading.execution.paper.bars import BarError, PaperBar, load_bars, paper_bars
-from trading.execution.paper.exchange import BinanceError, Faults, PaperExchange, PaperOrder
+from trading.execution.paper.exchange import BinanceError, Faults, PaperExchange
 
 __all__ = [
     "BarError",
@@ -15,7 +15,6 @@ __all__ = [
     "Faults",
     "PaperBar",
     "PaperExchange",
-    "PaperOrder",
     "load_bars",
     "paper_bars",
 ]
