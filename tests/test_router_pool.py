@@ -1,6 +1,8 @@
-"""The autoscaling router pool on Ray, against a slow fake provider on loopback: a burst scales
-it to ``max_replicas`` (never beyond), idleness drains it back to ``min_replicas``, a retired
-replica finishes what it holds, and provider calls stay under their per-endpoint bound."""
+"""The LLM router pool as a Ray Serve deployment, against a slow fake provider on loopback: a
+burst scales it to ``max_replicas`` (never beyond), idleness drains it back to ``min_replicas``
+while the replicas it stops finish what they hold, a killed replica is replaced and every
+request it held is answered, provider calls stay under their per-endpoint bound, and the pool
+spends one budget."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,13 @@ from typing import Any
 import pytest
 import ray
 from aiohttp import web
+from ray import serve
+from ray.serve._private.common import ReplicaState
+from ray.serve.context import _get_global_client
+from ray.serve.schema import ServeInstanceDetails
 
 from actors.budget import BudgetActor
-from actors.router import PoolStats, ReplicaScaler, RouterPool, start_router_pool
+from actors.router import ROUTER_DEPLOYMENT, RouterClient, start_router_pool
 from tests.llm.fake_provider import Behaviour, FakeProvider
 from tests.llm.scenario import fake_models, fake_settings, request
 from trading.config import (
@@ -37,7 +43,13 @@ from trading.llm.prompt import build_prompt
 pytestmark = pytest.mark.ray
 
 POOL = RouterPoolSettings(
-    min_replicas=1, max_replicas=4, target_in_flight=4, scale_down_after_s=3.0, refresh_s=0.25
+    min_replicas=1,
+    max_replicas=4,
+    target_ongoing_requests=4,
+    max_ongoing_requests=8,
+    upscale_delay_s=0.5,
+    downscale_delay_s=3.0,
+    look_back_period_s=1.0,
 )
 CALLS_PER_PROVIDER = 3  # per replica: the pool's bound is 3 x 4 = 12
 BURST = 24  # concurrent callers: 24 / 4 per replica wants 6 replicas, capped at 4
@@ -100,27 +112,18 @@ def _is_claude_long(opinion: LLMOpinion) -> bool:
     )
 
 
-def test_scaler_adds_at_once_and_removes_only_after_a_sustained_surplus() -> None:
-    scaler = ReplicaScaler(POOL)
-    assert scaler.wanted(1, 0, 0.0) == 1
-    assert scaler.wanted(1, 9, 0.0) == 3  # ceil(9 / 4)
-    assert scaler.wanted(3, 40, 1.0) == 4  # capped at max_replicas
-    assert scaler.wanted(4, 5, 2.0) == 4  # surplus starts: wants 2, holds 4
-    assert scaler.wanted(4, 0, 4.0) == 4
-    assert scaler.wanted(4, 0, 5.0) == 2  # 3 s oversized: the busiest need of the window
-    assert scaler.wanted(2, 0, 5.5) == 1  # the need of 2 has left the trailing window
-    assert scaler.wanted(1, 16, 6.0) == 4  # load ends the surplus at once
-    assert scaler.wanted(4, 0, 6.5) == 4
-    assert scaler.wanted(4, 0, 9.0) == 4
-    assert scaler.wanted(4, 0, 9.5) == 1
-    assert scaler.wanted(1, 0, 20.0) == 1  # never below min_replicas
-
-
 def test_settings_refuse_a_pool_whose_min_exceeds_its_max() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="min_replicas 5 exceeds max_replicas 4"):
         RouterPoolSettings(min_replicas=5, max_replicas=4)
+
+
+def test_settings_read_the_keys_of_the_hand_built_pool_as_serves() -> None:
+    legacy = {"target_in_flight": 3, "scale_down_after_s": 12, "refresh_s": 0.5}
+    assert RouterPoolSettings.model_validate(legacy) == RouterPoolSettings(
+        target_ongoing_requests=3, downscale_delay_s=12
+    )
 
 
 def test_router_holds_at_most_max_calls_per_provider_at_once() -> None:
@@ -138,124 +141,144 @@ def test_router_holds_at_most_max_calls_per_provider_at_once() -> None:
     assert peak == 2
 
 
-async def _stats(pool: RouterPool) -> PoolStats:
-    stats: PoolStats = await pool.controller.stats.remote()
-    return stats
+def _env(environ: dict[str, str]) -> dict[str, Any]:
+    """The replicas' runtime env: the fake provider's keys."""
+    return {"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}}
 
 
-async def _burst(pool: RouterPool, seen: list[PoolStats]) -> list[LLMOpinion]:
-    """``BURST`` callers ask in a loop until four replicas have served, then stop."""
+def _replicas(app: str) -> Counter[str]:
+    """The pool's replicas by state, as Serve's status API (the dashboard's Serve page) lists
+    them."""
+    deployment = serve.status().applications[app].deployments[ROUTER_DEPLOYMENT]
+    return Counter({state: n for state, n in deployment.replica_states.items() if n})
+
+
+def _running_replica_actors(app: str) -> list[str]:
+    """The actor names of the pool's running replicas (Serve's details)."""
+    client = _get_global_client()
+    assert client is not None
+    details = ServeInstanceDetails(**client.get_serve_details())
+    replicas = details.applications[app].deployments[ROUTER_DEPLOYMENT].replicas
+    return sorted(str(r.actor_name) for r in replicas if r.state is ReplicaState.RUNNING)
+
+
+async def _until(
+    app: str, reached: Callable[[Counter[str]], bool], timeout_s: float
+) -> Counter[str]:
+    """Poll Serve's status until the pool's replicas by state satisfy ``reached``."""
+    deadline = time.monotonic() + timeout_s
+    replicas = _replicas(app)
+    while time.monotonic() < deadline and not reached(replicas):
+        await asyncio.sleep(0.2)
+        replicas = _replicas(app)
+    return replicas
+
+
+async def _load_until_running(
+    pool: RouterClient, callers: int, running: int, seen: list[Counter[str]]
+) -> list[LLMOpinion]:
+    """``callers`` ask in a loop until ``running`` replicas run (and a second more)."""
     opinions: list[LLMOpinion] = []
     stop = asyncio.Event()
 
     async def caller() -> None:
-        for _ in range(200):  # bounded; stop ends it long before
+        for _ in range(400):  # bounded; stop ends it long before
             if stop.is_set():
                 return
             opinions.append(await pool.opinion(request()))
 
-    callers = [asyncio.create_task(caller()) for _ in range(BURST)]
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and len(pool.served) < POOL.max_replicas:
-        seen.append(await _stats(pool))
+    asking = [asyncio.create_task(caller()) for _ in range(callers)]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and seen[-1:] != [Counter({"RUNNING": running})]:
+        seen.append(_replicas(pool.app_name))
         await asyncio.sleep(0.1)
-    for _ in range(10):  # a second more at full size
-        seen.append(await _stats(pool))
+    for _ in range(10):  # a second more at that size
+        seen.append(_replicas(pool.app_name))
         await asyncio.sleep(0.1)
     stop.set()
-    await asyncio.wait_for(asyncio.gather(*callers), timeout=30)
+    await asyncio.wait_for(asyncio.gather(*asking), timeout=30)
     return opinions
 
 
-async def _until(pool: RouterPool, serving: int, timeout_s: float) -> PoolStats:
-    deadline = time.monotonic() + timeout_s
-    stats = await _stats(pool)
-    while time.monotonic() < deadline and (stats.serving, stats.retiring) != (serving, 0):
-        await asyncio.sleep(0.1)
-        stats = await _stats(pool)
-    return stats
-
-
-def test_burst_scales_to_max_then_idle_drains_to_min_without_losing_a_request(
+def test_a_burst_scales_to_max_replicas_and_idleness_back_to_min_without_losing_a_request(
     ray_session: Any, provider: CountingProvider, tmp_path: Path
 ) -> None:
     tenant = provider.add("claude", "anthropic", Behaviour(latency_s=0.4))
-    settings, environ = _settings(provider, pool=POOL)
+    settings, environ = _settings(provider, pool=POOL, attempt_timeout_ms=12000)
     pool = start_router_pool(
-        settings,
-        str(tmp_path),
-        name="router-pool-test",
-        replica_options={"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}},
+        settings, str(tmp_path), name="llm-router-burst", replica_options=_env(environ)
     )
 
-    async def scenario() -> tuple[list[LLMOpinion], list[PoolStats], list[LLMOpinion], PoolStats]:
-        seen: list[PoolStats] = []
-        burst = await _burst(pool, seen)
-        # idle but for four slow requests, one per replica, still held when the pool shrinks
-        tenant.default = Behaviour(latency_s=5.0)
-        await asyncio.sleep(0.6)
-        served_before = Counter(pool.served)
-        slow = await asyncio.wait_for(
-            asyncio.gather(*(pool.opinion(request()) for _ in range(4))), timeout=30
-        )
-        slow_replicas = set(pool.served - served_before)
-        assert len(slow_replicas) == 4, pool.served - served_before
-        after = await _until(pool, POOL.min_replicas, timeout_s=20)
-        return burst, seen, list(slow), after
+    async def scenario() -> tuple[
+        list[LLMOpinion], list[Counter[str]], list[LLMOpinion], Counter[str]
+    ]:
+        status = serve.status().applications[pool.app_name]
+        assert status.status == "RUNNING"
+        assert set(status.deployments) == {ROUTER_DEPLOYMENT}
+        seen: list[Counter[str]] = []
+        burst = await _load_until_running(pool, BURST, POOL.max_replicas, seen)
+        # idle but for four slow requests, still held while the pool shrinks
+        tenant.default = Behaviour(latency_s=8.0)
+        sent_before = len(tenant.requests)
+        slow = asyncio.gather(*(pool.opinion(request()) for _ in range(4)))
+        shrinking = await _until(pool.app_name, lambda r: r["RUNNING"] == 1, timeout_s=30)
+        assert not slow.done(), shrinking
+        held = await asyncio.wait_for(slow, timeout=30)
+        assert len(tenant.requests) - sent_before == 4  # none asked again: each was finished
+        after = await _until(pool.app_name, lambda r: r == Counter({"RUNNING": 1}), 30)
+        return burst, seen, list(held), after
 
     try:
-        burst, seen, slow, after = asyncio.run(scenario())
+        burst, seen, held, after = asyncio.run(scenario())
     finally:
         pool.stop()
 
     assert len(burst) >= BURST
     assert all(_is_claude_long(o) for o in burst), Counter(o.source for o in burst)
-    assert max(s.alive for s in seen) == POOL.max_replicas
-    assert max(s.serving for s in seen) == POOL.max_replicas
-    assert len([rid for rid, n in pool.served.items() if n]) == POOL.max_replicas
-    assert provider.peak == CALLS_PER_PROVIDER * POOL.max_replicas
-
-    assert all(_is_claude_long(o) for o in slow), [o.note for o in slow]
-    assert (after.serving, after.starting, after.retiring) == (POOL.min_replicas, 0, 0)
-    assert after.peak_alive == POOL.max_replicas
-    assert after.added == POOL.max_replicas
-    assert len(after.retired) == POOL.max_replicas - POOL.min_replicas
-    assert {after.retired_holding[rid] for rid in after.retired} == {1}, after.retired_holding
-    assert after.errors == []
+    assert max(s["RUNNING"] + s["STARTING"] for s in seen) == POOL.max_replicas
+    assert CALLS_PER_PROVIDER < provider.peak <= CALLS_PER_PROVIDER * POOL.max_replicas
+    assert all(_is_claude_long(o) for o in held), [o.note for o in held]
+    assert after == Counter({"RUNNING": POOL.min_replicas})
+    assert pool.app_name not in serve.status().applications
 
 
-def test_a_lost_replica_is_replaced_and_a_request_that_meets_it_is_retried(
+def test_a_killed_replica_is_replaced_and_every_request_it_held_is_answered(
     ray_session: Any, provider: CountingProvider, tmp_path: Path
 ) -> None:
-    provider.add("claude", "anthropic", Behaviour(latency_s=0.05))
-    settings, environ = _settings(provider, pool=POOL)
+    provider.add("claude", "anthropic", Behaviour(latency_s=1.0))
+    two = POOL.model_copy(update={"min_replicas": 2, "max_replicas": 2})
+    settings, environ = _settings(provider, pool=two)
     pool = start_router_pool(
-        settings,
-        str(tmp_path),
-        name="router-pool-loss",
-        replica_options={"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}},
+        settings, str(tmp_path), name="llm-router-kill", replica_options=_env(environ)
     )
 
-    async def scenario() -> tuple[LLMOpinion, LLMOpinion, PoolStats]:
-        first = await pool.opinion(request())
-        view = await pool.controller.view.remote()
-        ((rid, replica),) = view.replicas
-        assert rid == "router-1"
-        ray.kill(replica, no_restart=True)  # the pool copy's view still names it
-        second = await asyncio.wait_for(pool.opinion(request()), timeout=60)
-        return first, second, await _stats(pool)
+    async def scenario() -> tuple[list[str], list[LLMOpinion], list[str]]:
+        before = _running_replica_actors(pool.app_name)
+        asking = [asyncio.ensure_future(pool.opinion(request())) for _ in range(8)]
+        await asyncio.sleep(0.5)  # every request held: 4 per replica
+        ray.kill(ray.get_actor(before[0], namespace="serve"), no_restart=True)
+        answers = await asyncio.wait_for(asyncio.gather(*asking), timeout=60)
+        deadline = time.monotonic() + 90  # Serve's health check finds it dead, then replaces it
+        after = _running_replica_actors(pool.app_name)
+        while time.monotonic() < deadline and (before[0] in after or len(after) < 2):
+            await asyncio.sleep(0.5)
+            after = _running_replica_actors(pool.app_name)
+        return before, list(answers), after
 
     try:
-        first, second, stats = asyncio.run(scenario())
+        before, answers, after = asyncio.run(scenario())
     finally:
         pool.stop()
-    assert _is_claude_long(first)
-    assert _is_claude_long(second)
-    assert pool.served == Counter({"router-1": 1, "router-2": 1})
-    assert (stats.serving, stats.added, stats.errors) == (1, 2, ["router-1 lost"])
+    assert len(before) == 2
+    assert all(_is_claude_long(o) for o in answers), [o.note for o in answers]
+    assert len(after) == 2
+    assert before[0] not in after  # replaced by a new replica
+    assert before[1] in after
 
 
-BUDGET_POOL = POOL.model_copy(update={"max_replicas": 2, "scale_down_after_s": 120.0})
+BUDGET_POOL = POOL.model_copy(
+    update={"max_replicas": 2, "downscale_delay_s": 120.0, "max_ongoing_requests": BURST // 2}
+)
 BUDGET_FITS = 6  # worst-case calls the daily cap holds; per-replica ledgers would allow 2 x 6
 
 
@@ -275,54 +298,37 @@ def test_a_pool_of_two_replicas_under_a_burst_spends_one_budget_in_total(
     budget = Budget(daily_usd=float(cap), run_usd=100.0, daily_tokens=10**9, run_tokens=10**9)
     settings = settings.model_copy(update={"budget": budget})
     pool = start_router_pool(
-        settings,
-        str(tmp_path),
-        name="router-pool-budget",
-        replica_options={"runtime_env": {"env_vars": {**environ, "RAY_AUTH_MODE": "disabled"}}},
+        settings, str(tmp_path), name="llm-router-budget", replica_options=_env(environ)
     )
 
-    async def scale_up_for_free() -> None:
-        """Failing calls (they release what they reserve) load the pool to its two replicas."""
-        stop = asyncio.Event()
-
-        async def caller() -> None:
-            for _ in range(200):
-                if stop.is_set():
-                    return
-                await pool.opinion(request())
-
-        callers = [asyncio.create_task(caller()) for _ in range(16)]
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(pool.served) < BUDGET_POOL.max_replicas:
-            await asyncio.sleep(0.1)
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*callers), timeout=30)
-        assert len(pool.served) == BUDGET_POOL.max_replicas, await _stats(pool)
-
-    async def scenario() -> tuple[list[LLMOpinion], Counter[str], int, PoolStats, Spending]:
-        await scale_up_for_free()
+    async def scenario() -> tuple[
+        list[Counter[str]], list[LLMOpinion], int, Counter[str], Spending
+    ]:
+        seen: list[Counter[str]] = []  # failing calls (they release what they reserve) scale up
+        await _load_until_running(pool, 16, BUDGET_POOL.max_replicas, seen)
         tenant.default = Behaviour(latency_s=1.5)
-        sent_before, served_before = len(tenant.requests), Counter(pool.served)
+        sent_before = len(tenant.requests)
+        # 24 at once on two replicas that hold 12 each: the burst meets both
         burst = await asyncio.wait_for(
             asyncio.gather(*(pool.opinion(request()) for _ in range(BURST))), timeout=60
         )
-        budget_actor = ray.get_actor("router-pool-budget-llm-budget")
+        budget_actor = ray.get_actor("llm-router-budget-llm-budget")
         spending: Spending = await budget_actor.spending.remote()
         return (
+            seen,
             list(burst),
-            pool.served - served_before,
             len(tenant.requests) - sent_before,
-            await _stats(pool),
+            _replicas(pool.app_name),
             spending,
         )
 
     try:
-        burst, served, sent, stats, spending = asyncio.run(scenario())
+        seen, burst, sent, replicas, spending = asyncio.run(scenario())
     finally:
         pool.stop()
 
-    assert stats.serving == BUDGET_POOL.max_replicas
-    assert len(served) == BUDGET_POOL.max_replicas, served  # the burst met every replica
+    assert seen[-1] == Counter({"RUNNING": BUDGET_POOL.max_replicas})
+    assert replicas == Counter({"RUNNING": BUDGET_POOL.max_replicas})
     assert sent == BUDGET_FITS
     assert Counter(o.source for o in burst) == Counter(
         {"claude": BUDGET_FITS, "offline": BURST - BUDGET_FITS}

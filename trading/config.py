@@ -185,16 +185,30 @@ class EvaluationSettings(Section):
 
 
 class RouterPoolSettings(Section):
-    """How many router replicas serve LLM requests: start at ``min_replicas``, add replicas
-    as soon as in-flight requests exceed ``target_in_flight`` per replica (up to
-    ``max_replicas``), drain surplus replicas once the pool has been oversized for
-    ``scale_down_after_s``. Pool copies refresh their replica list every ``refresh_s``."""
+    """The router pool's Ray Serve ``autoscaling_config``: start at ``min_replicas``, add
+    replicas once ongoing requests per replica stay above ``target_ongoing_requests`` for
+    ``upscale_delay_s`` (up to ``max_replicas``), drain surplus ones once the pool has been
+    oversized for ``downscale_delay_s``; load is averaged over ``look_back_period_s``. A
+    replica holds at most ``max_ongoing_requests`` at once. The keys of the hand-built pool
+    this replaced still load (``target_in_flight``, ``scale_down_after_s``; ``refresh_s`` is
+    dropped: Serve reads the load itself)."""
 
     min_replicas: Annotated[int, Field(ge=1)] = 1
     max_replicas: Annotated[int, Field(ge=1)] = 4
-    target_in_flight: Annotated[int, Field(ge=1)] = 8
-    scale_down_after_s: Annotated[float, Field(gt=0)] = 30.0
-    refresh_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    target_ongoing_requests: Annotated[float, Field(gt=0)] = 8.0
+    max_ongoing_requests: Annotated[int, Field(ge=1)] = 32
+    upscale_delay_s: Annotated[float, Field(ge=0)] = 1.0
+    downscale_delay_s: Annotated[float, Field(ge=0)] = 30.0
+    look_back_period_s: Annotated[float, Field(gt=0)] = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rename_legacy_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        renamed = {_LEGACY_POOL_KEYS.get(key, key): value for key, value in data.items()}
+        renamed.pop("refresh_s", None)
+        return renamed
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Self:
@@ -202,7 +216,18 @@ class RouterPoolSettings(Section):
             raise ValueError(
                 f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}"
             )
+        if self.target_ongoing_requests > self.max_ongoing_requests:
+            raise ValueError(
+                f"target_ongoing_requests {self.target_ongoing_requests} exceeds "
+                f"max_ongoing_requests {self.max_ongoing_requests}"
+            )
         return self
+
+
+_LEGACY_POOL_KEYS = {
+    "target_in_flight": "target_ongoing_requests",
+    "scale_down_after_s": "downscale_delay_s",
+}
 
 
 class RouterSettings(Section):

@@ -13,6 +13,7 @@ from typing import Any
 import ray
 
 from actors.orchestrator import Handles
+from actors.serving import start_serve
 from actors.session import SessionOptions, start_actors, stop_actors
 from serve.app import start_api, stop_api
 from trading.config import load_settings
@@ -40,13 +41,15 @@ def free_port() -> int:
 @contextmanager
 def live_api(data_dir: Path, steps: int = 4) -> Iterator[LiveApi]:
     """Start the actors, run ``steps`` 15m steps from 2025-10-01T00:15Z, serve the API."""
+    port = free_port()
+    start_serve(port)  # the API's address, before the LLM router pool starts Serve without one
     handles, orchestrator = start_actors(
         SessionOptions(settings=load_settings(), data_dir=data_dir, max_bars=steps * 3 + 3)
     )
     try:
         for i in range(steps):
             ray.get(orchestrator.step.remote(FIRST_CLOCK + i * STEP))
-        url = start_api(handles, orchestrator, free_port())
+        url = start_api(handles, orchestrator, port)
         try:
             yield LiveApi(url, handles, orchestrator, data_dir, steps)
         finally:

@@ -20,13 +20,13 @@ pytestmark = pytest.mark.ray
 
 
 def test_build_app_finds_the_session_actors_by_name(ray_session: Any, tmp_path: Path) -> None:
+    port = free_port()
+    ray_serve.start(http_options={"host": "127.0.0.1", "port": port})  # as KubeRay does
     handles, orchestrator = start_actors(
         SessionOptions(settings=load_settings(), data_dir=tmp_path, max_bars=6)
     )
     try:
         ray.get(orchestrator.step.remote(FIRST_CLOCK))
-        port = free_port()
-        ray_serve.start(http_options={"host": "127.0.0.1", "port": port})
         namespace = ray.get_runtime_context().namespace
         app = build_app({"namespace": namespace, "config_path": str(DEFAULT_CONFIG)})
         ray_serve.run(app, name="raytrader", route_prefix="/")
