@@ -26,7 +26,7 @@ import ray
 from ray.actor import ActorHandle
 
 from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
-from actors.router import RouterPool
+from actors.router import RouterClient
 from actors.step_ports import RemoteRisk, RemoteVenue
 from trading.config import Settings, SignalSettings
 from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
@@ -64,7 +64,7 @@ class Handles:
     execution: ActorHandle
     journal: ActorHandle
     paper: ActorHandle | None
-    router: RouterPool | None = None
+    router: RouterClient | None = None
 
 
 _P = ParamSpec("_P")

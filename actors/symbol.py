@@ -11,7 +11,7 @@ from pathlib import Path
 import ray
 
 from actors.orchestrator import ORCHESTRATOR_ACTOR
-from actors.router import RouterPool, opinion_request
+from actors.router import RouterClient
 from trading.config import SignalSettings
 from trading.contracts import IndicatorSnapshot, MarketBar, Signal, Timeframe
 from trading.execution.desk import SymbolStep, SymbolStepper
@@ -21,6 +21,7 @@ from trading.market.live import FeedReport, LiveBars, VenueFeed
 from trading.market.replay import column_bars
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.schedule import CheckSchedule
+from trading.signals.second_opinion import opinion_request
 
 
 @dataclass
@@ -64,7 +65,7 @@ class SymbolActor:
         timeframes: tuple[Timeframe, ...],
         source: str | VenueFeed,
         signals: SignalSettings,
-        router: RouterPool | None = None,
+        router: RouterClient | None = None,
         llm_min_confidence: float = 0.55,
         resume_from: str = ORCHESTRATOR_ACTOR,
     ) -> None:
@@ -163,7 +164,7 @@ class SymbolActor:
         return self._analysis.settings
 
     async def _second_opinion(
-        self, step: SymbolStep, signal: Signal, router: RouterPool
+        self, step: SymbolStep, signal: Signal, router: RouterClient
     ) -> SymbolStep:
         """Ask the LLM when the schedule says so (at once on high volatility); a candidate
         signal is then re-composed with the opinion blended in."""

@@ -30,6 +30,7 @@ from actors.journal import JOURNAL_ACTOR
 from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, SessionProgress
 from actors.paper import PAPER_ACTOR
 from actors.risk import RISK_ACTOR
+from actors.serving import delete_app, start_serve
 from actors.symbol import SymbolProgress, actor_name
 from serve.metrics import CONTENT_TYPE_LATEST, Observation, exposition
 from serve.orders import ClientIdConflictError, ManualOrders
@@ -262,7 +263,7 @@ def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[H
     """The handles of a running session's named actors (started by ``raytrader run``)."""
     import ray
 
-    from actors.router import ROUTER_POOL_ACTOR, RouterPool
+    from actors.router import router_client
 
     def named(name: str) -> ActorHandle[Any]:
         return ray.get_actor(name, namespace=namespace)
@@ -273,14 +274,13 @@ def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[H
         except ValueError:
             return None
 
-    controller = optional(ROUTER_POOL_ACTOR)
     handles = Handles(
         symbols={s: named(actor_name(s)) for s in settings.symbols},
         risk=named(RISK_ACTOR),
         execution=named(EXECUTION_ACTOR),
         journal=named(JOURNAL_ACTOR),
         paper=optional(PAPER_ACTOR),
-        router=RouterPool(controller, settings.router.pool) if controller is not None else None,
+        router=router_client(namespace=namespace),
     )
     return handles, named(ORCHESTRATOR_ACTOR)
 
@@ -304,11 +304,9 @@ def start_api(
     config_path: Path = DEFAULT_CONFIG,
     ready_timeout_s: float = 30.0,
 ) -> str:
-    """Start Serve on ``host:port`` with the API at ``/``; returns the base URL once it answers."""
-    ray_serve.start(
-        http_options={"host": host, "port": port},
-        logging_config={"log_level": "WARNING", "enable_access_log": False},
-    )
+    """Start Serve on ``host:port`` (unless it runs there) with the API at ``/``; returns the
+    base URL once it answers."""
+    start_serve(port, host)
     ray_serve.run(
         RaytraderApi.bind(handles, orchestrator, str(config_path)),  # type: ignore[attr-defined]
         name=APP_NAME,
@@ -336,5 +334,5 @@ def _wait_until_routed(url: str, timeout_s: float) -> None:
 
 
 def stop_api() -> None:
-    """Shut Serve down (its proxy, controller and the API replica)."""
-    ray_serve.shutdown()  # type: ignore[no-untyped-call]
+    """Delete the API's application (Serve shuts down with its last application)."""
+    delete_app(APP_NAME)
