@@ -117,6 +117,7 @@ class VolumeBudget:
         return fill_quantity(remaining, self.left, lot_size)
 
     def spend(self, quantity: Decimal) -> None:
+        """A fill took ``quantity`` of what is left."""
         if self.left is not None:
             self.left -= quantity
 
