@@ -40,7 +40,9 @@ GATES = (
     Gate("risk", 90.0, ("trading/risk/*",)),
     # The money paths: orders, fills, fees, the venues and the paper exchange (its aiohttp
     # server included: the tests run it in-process). Left out: the paper exchange's CLI (the
-    # tests start it as a subprocess), the session's clock and its progress counters.
+    # tests start it as a subprocess), the session's clock and its progress counters (no
+    # money), and the ccxt venue: its calls into ccxt need the optional ccxt package, which
+    # is not a dependency and not installed here (its order mapping is tested all the same).
     Gate(
         "execution",
         90.0,
@@ -49,6 +51,7 @@ GATES = (
             "trading/execution/paper/__main__.py",
             "trading/execution/clock.py",
             "trading/execution/progress.py",
+            "trading/execution/ccxt_venue.py",
         ),
     ),
     Gate("matching", 90.0, ("trading/execution/matching.py",)),
