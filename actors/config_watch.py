@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from trading.config import Settings
-from trading.reload import ConfigFileWatch, ReloadRefusedError
+from trading.reload import ConfigEdit, ConfigFileWatch, ReloadRefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -31,23 +32,27 @@ async def watch_config(
 ) -> None:
     """Every ``interval_s`` until ``stopping``: an edited valid file goes to ``apply`` (source
     ``file:<path>``); an invalid one to ``reject`` with the error, the old settings staying."""
-    source = f"file:{watch.path}"
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval_s)
         if stopping.is_set():
             return
         edit = await asyncio.to_thread(watch.poll)
-        if edit is None:
-            continue
-        try:
-            if edit.settings is None:
-                logger.warning("config %s rejected: %s", watch.path, edit.error)
-                await reject(source, edit.digest, edit.error or "invalid")
-            else:
-                await apply(edit.settings, source, edit.digest)
-                logger.info("config %s applied (%s)", watch.path, edit.digest[:12])
-        except ReloadRefusedError as exc:
-            logger.warning("config %s refused: %s", watch.path, exc)
-        except Exception:  # the watch outlives one failed reload
-            logger.exception("config %s reload failed", watch.path)
+        if edit is not None:
+            await _reload(watch.path, edit, apply, reject)
+
+
+async def _reload(path: Path, edit: ConfigEdit, apply: Apply, reject: Reject) -> None:
+    """One edit applied or rejected; a refused or failed reload is logged (the watch goes on)."""
+    source = f"file:{path}"
+    try:
+        if edit.settings is None:
+            logger.warning("config %s rejected: %s", path, edit.error)
+            await reject(source, edit.digest, edit.error or "invalid")
+        else:
+            await apply(edit.settings, source, edit.digest)
+            logger.info("config %s applied (%s)", path, edit.digest[:12])
+    except ReloadRefusedError as exc:
+        logger.warning("config %s refused: %s", path, exc)
+    except Exception:  # the watch outlives one failed reload
+        logger.exception("config %s reload failed", path)

@@ -13,12 +13,10 @@ data files then) the closed bars it consumed with the clock, so orders fill on t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -29,32 +27,16 @@ from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
 from actors.router import RouterClient
 from actors.step_ports import RemoteRisk, RemoteVenue
 from trading.config import Settings, SignalSettings
-from trading.contracts import DecisionOutcome, Fill, OrderDecision, Signal, epoch_us
+from trading.contracts import Fill, Signal, epoch_us
+from trading.execution.clock import StepSchedule, run_schedule
 from trading.execution.desk import DeskState, SymbolStep, TradingDesk
-from trading.execution.gateway import SendOutcome, SubmitOutcome
+from trading.execution.progress import SessionProgress as SessionProgress
+from trading.execution.progress import step_events
 from trading.execution.step import trade_step
-from trading.journal.recorder import ConfigChange, EquityPoint, Recordable
+from trading.journal.recorder import ConfigChange
 from trading.reload import ConfigFileWatch, config_changes, refusal
-from trading.risk.gate import RiskSummary
 
 ORCHESTRATOR_ACTOR = "orchestrator"
-
-
-@dataclass
-class SessionProgress:
-    steps: int = 0
-    clock: str | None = None
-    base_bars: int = 0
-    signals: int = 0
-    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DecisionOutcome, 0))
-    orders: int = 0
-    fills: int = 0
-    equity: str | None = None
-    trading_state: str | None = None
-    journal_records: int = 0
-    step_ms: list[float] = field(default_factory=list)  # the last 1,000 steps' latency
-    done: bool = False
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +51,12 @@ class Handles:
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+def _restore_desk(settings: Settings, checkpoint: Path) -> TradingDesk:
+    """The desk as last checkpointed (a restarted orchestrator resumes), else a fresh one."""
+    state = DeskState.model_validate_json(checkpoint.read_text()) if checkpoint.exists() else None
+    return TradingDesk.from_settings(settings, state=state)
 
 
 def _between_reloads(
@@ -94,12 +82,7 @@ class Orchestrator:
         self._handles = handles
         self._live = live
         self._checkpoint = Path(data_dir) / "desk.json"
-        state = (
-            DeskState.model_validate_json(self._checkpoint.read_text())
-            if self._checkpoint.exists()
-            else None
-        )
-        self._desk = TradingDesk.from_settings(settings, state=state)
+        self._desk = _restore_desk(settings, self._checkpoint)
         self._step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
         self._signals: dict[str, Signal] = {}
         self._progress = SessionProgress()
@@ -121,90 +104,34 @@ class Orchestrator:
         """Step the clock from ``start`` until ``end``, the data's end, or ``stop``; ``speed``
         X paces steps at X times real time (0: as fast as the pipeline goes). ``live`` steps
         each close ``grace_s`` after it passes on the wall clock, and never runs out of data."""
-        clock = start
-        loop = asyncio.get_running_loop()
-        pace_s = self._step.total_seconds() / speed if speed > 0 and not live else 0.0
-        try:
-            while not self._stopping.is_set() and (end is None or clock <= end):
-                if live and not await self._wall_clock_passed(clock, grace_s):
-                    break
-                began = loop.time()
-                steps = await self.step(clock)
-                latency = self._progress.step_ms
-                latency.append((loop.time() - began) * 1000)
-                del latency[:-1000]
-                if pace_s:
-                    await asyncio.sleep(max(0.0, pace_s - (loop.time() - began)))
-                if not live and all(not s.bars for s in steps) and clock > start:
-                    break
-                clock += self._step
-        except Exception as exc:  # surfaced in progress and to the caller
-            self._progress.error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self._progress.done = True
-        return self._progress
-
-    async def _wall_clock_passed(self, close: datetime, grace_s: float) -> bool:
-        """Sleep until ``grace_s`` after ``close`` on the wall clock; False if stopped first."""
-        delay_s = (close - datetime.now(UTC)).total_seconds() + grace_s
-        if delay_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay_s)
-        return not self._stopping.is_set()
+        schedule = StepSchedule(start, self._step, end, speed, live, grace_s)
+        return await run_schedule(schedule, self.step, self._stopping, self._progress)
 
     @_between_reloads
     async def step(self, clock: datetime) -> list[SymbolStep]:
+        """One pipeline step at ``clock``: advance, trade, journal, checkpoint the desk, count."""
         h, desk = self._handles, self._desk
+        steps = await self._advance(clock)
+        done = await trade_step(
+            desk, RemoteRisk(h.risk), RemoteVenue(h.execution, desk), steps, clock
+        )
+        self._signals.update((s.symbol, s.signal) for s in steps if s.signal is not None)
+        records = await h.journal.record.remote(step_events(steps, done, clock), clock)
+        self._checkpoint.write_text(desk.state.model_dump_json())
+        self._progress.count(steps, done, records, clock)
+        return steps
+
+    async def _advance(self, clock: datetime) -> list[SymbolStep]:
+        """Symbol actors in parallel, then the paper venue's market clock (live: with the
+        closed bars the step consumed)."""
+        h = self._handles
         steps: list[SymbolStep] = await asyncio.gather(
             *(actor.advance.remote(clock) for actor in h.symbols.values())
         )
         if h.paper is not None:
             fresh = {s.symbol: s.bars for s in steps if s.bars} if self._live else None
             await h.paper.advance_to.remote(epoch_us(clock) // 1000, fresh)
-        done = await trade_step(
-            desk, RemoteRisk(h.risk), RemoteVenue(h.execution, desk), steps, clock
-        )
-        signals = [s.signal for s in steps if s.signal is not None]
-        self._signals.update((s.symbol, s) for s in signals)
-        events: list[Recordable] = [bar for s in steps for bar in s.bars]
-        events += signals
-        events += done.decisions
-        events += [o.state for o in done.outcomes]
-        events += done.fills
-        events += done.ended
-        summary = done.summary
-        events.append(EquityPoint(clock, summary.equity, summary.balance, summary.gross_exposure))
-        records = await h.journal.record.remote(events, clock)
-        self._checkpoint.write_text(desk.state.model_dump_json())
-        self._count(
-            steps, signals, done.decisions, done.outcomes, done.fills, done.summary, records, clock
-        )
         return steps
-
-    def _count(
-        self,
-        steps: list[SymbolStep],
-        signals: list[Signal],
-        decisions: list[OrderDecision],
-        outcomes: list[SubmitOutcome],
-        fills: list[Fill],
-        summary: RiskSummary,
-        records: int,
-        clock: datetime,
-    ) -> None:
-        p = self._progress
-        p.steps += 1
-        p.clock = clock.isoformat()
-        p.base_bars += sum(len(s.bars) for s in steps)
-        p.signals += len(signals)
-        for decision in decisions:
-            p.decisions[decision.outcome] += 1
-        p.orders += sum(isinstance(o, SendOutcome) for o in outcomes)
-        p.fills += len(fills)
-        p.equity = format(summary.equity.quantize(Decimal("0.01")), "f")
-        p.trading_state = str(summary.state)
-        p.journal_records = records
 
     def follow(self, client_order_id: str, booked: list[Fill]) -> None:
         """Take over an order placed through the API (its later fills, its end)."""

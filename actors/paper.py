@@ -18,6 +18,18 @@ from trading.execution.paper.server import PaperServer
 PAPER_ACTOR = "paper-venue"
 
 
+def _server(exchange: PaperExchange, venue: VenueSettings) -> PaperServer:
+    """The exchange's server on 127.0.0.1, checking signatures when the venue has credentials."""
+    credentials = venue.credentials()
+    return PaperServer(
+        exchange,
+        bar_interval_ms=0,
+        host="127.0.0.1",
+        api_key=credentials.api_key.get_secret_value() if credentials else None,
+        api_secret=credentials.api_secret.get_secret_value() if credentials else None,
+    )
+
+
 @ray.remote(num_cpus=0.05)
 class PaperVenueActor:
     def __init__(
@@ -39,14 +51,7 @@ class PaperVenueActor:
             maker_fee_rate=Decimal(str(maker_fee_bps)) / 10_000,
             taker_fee_rate=Decimal(str(taker_fee_bps)) / 10_000,
         )
-        credentials = (venue or VenueSettings()).credentials()
-        self._server = PaperServer(
-            self._exchange,
-            bar_interval_ms=0,
-            host="127.0.0.1",
-            api_key=credentials.api_key.get_secret_value() if credentials else None,
-            api_secret=credentials.api_secret.get_secret_value() if credentials else None,
-        )
+        self._server = _server(self._exchange, venue or VenueSettings())
 
     async def start(self) -> str:
         await self._server.start()

@@ -1,9 +1,11 @@
-"""The risk and execution actors as the ports of ``trade_step``: one remote call per method."""
+"""The session's actors as the ports of ``trade_step`` and ``place_manual_order``: one remote
+call per method."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ray.actor import ActorHandle
@@ -11,6 +13,7 @@ from ray.actor import ActorHandle
 from trading.contracts import Fill, OrderDecision, OrderIntent
 from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.gateway import SubmitOutcome
+from trading.journal.recorder import Recordable
 from trading.risk.engine import Mark
 from trading.risk.gate import RiskRequest, RiskSummary
 
@@ -62,3 +65,43 @@ class RemoteVenue:
             await self.execution.updates.remote(open_ids) if open_ids else []
         )
         return outcomes, updates
+
+
+class RemoteOrders:
+    """The ``execution`` actor as a manual order's gateway port."""
+
+    def __init__(self, execution: ActorHandle[Any]) -> None:
+        self.execution = execution
+
+    async def submit(
+        self, intents: Sequence[OrderIntent], reference_prices: Mapping[str, Decimal] | None
+    ) -> list[SubmitOutcome]:
+        outcomes: list[SubmitOutcome] = await self.execution.submit.remote(
+            intents, reference_prices
+        )
+        return outcomes
+
+    async def updates(self, client_order_ids: Sequence[str]) -> list[OrderUpdate]:
+        updates: list[OrderUpdate] = await self.execution.updates.remote(client_order_ids)
+        return updates
+
+
+class RemoteJournal:
+    """The ``journal`` actor as a journal port."""
+
+    def __init__(self, journal: ActorHandle[Any]) -> None:
+        self.journal = journal
+
+    async def record(self, events: Sequence[Recordable], ts: datetime | None) -> int:
+        records: int = await self.journal.record.remote(events, ts)
+        return records
+
+
+class RemoteDesk:
+    """The orchestrator as the desk that follows an open manual order."""
+
+    def __init__(self, orchestrator: ActorHandle[Any]) -> None:
+        self.orchestrator = orchestrator
+
+    async def follow(self, client_order_id: str, booked: list[Fill]) -> None:
+        await self.orchestrator.follow.remote(client_order_id, booked)

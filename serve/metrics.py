@@ -7,7 +7,8 @@ drops its metrics and shows ``raytrader_source_up{source=...} 0``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,11 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from actors.orchestrator import SessionProgress
+from trading.execution.progress import SessionProgress
 from trading.risk.drawdown import TradingState
 from trading.risk.gate import RiskSummary
 
-__all__ = ["CONTENT_TYPE_LATEST", "Observation", "SessionCollector", "exposition"]
+__all__ = ["CONTENT_TYPE_LATEST", "Observation", "SessionCollector", "exposition", "observe"]
 
 
 @dataclass(frozen=True)
@@ -51,46 +52,56 @@ class SessionCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         o = self._observation
-        up = GaugeMetricFamily(
-            "raytrader_source_up", "1 when the actor answered this scrape", labels=["source"]
-        )
-        sources = {
-            "orchestrator": o.progress,
-            "risk": o.risk,
-            "execution": o.execution,
-            "journal": o.journal_records,
-            "paper-venue": o.venue,
-        }
-        for source, value in sources.items():
-            if value is not None or source in o.errors:
-                up.add_metric([source], 0.0 if value is None else 1.0)
-        yield up
+        yield _source_up(o)
         if o.progress is not None:
             yield from _progress_metrics(o.progress)
         if o.risk is not None:
             yield from _risk_metrics(o.risk)
         if o.execution is not None:
-            events = CounterMetricFamily(
-                "raytrader_execution_events", "execution engine counters", labels=["event"]
-            )
-            for event, count in sorted(o.execution.items()):
-                events.add_metric([event], float(count))
-            yield events
+            yield _execution_events(o.execution)
         if o.journal_records is not None:
             yield _gauge(
                 "raytrader_journal_records", "records in the audit journal", o.journal_records
             )
         if o.venue is not None:
-            yield _counter(
-                "raytrader_venue_orders_accepted",
-                "orders the paper venue accepted",
-                o.venue["accepted"],
-            )
-            yield _counter(
-                "raytrader_venue_duplicate_attempts",
-                "client ids the paper venue saw twice",
-                o.venue["duplicate_attempts"],
-            )
+            yield from _venue_metrics(o.venue)
+
+
+def _source_up(o: Observation) -> Metric:
+    up = GaugeMetricFamily(
+        "raytrader_source_up", "1 when the actor answered this scrape", labels=["source"]
+    )
+    sources = {
+        "orchestrator": o.progress,
+        "risk": o.risk,
+        "execution": o.execution,
+        "journal": o.journal_records,
+        "paper-venue": o.venue,
+    }
+    for source, value in sources.items():
+        if value is not None or source in o.errors:
+            up.add_metric([source], 0.0 if value is None else 1.0)
+    return up
+
+
+def _execution_events(counts: dict[str, int]) -> Metric:
+    events = CounterMetricFamily(
+        "raytrader_execution_events", "execution engine counters", labels=["event"]
+    )
+    for event, count in sorted(counts.items()):
+        events.add_metric([event], float(count))
+    return events
+
+
+def _venue_metrics(venue: dict[str, Any]) -> Iterator[Metric]:
+    yield _counter(
+        "raytrader_venue_orders_accepted", "orders the paper venue accepted", venue["accepted"]
+    )
+    yield _counter(
+        "raytrader_venue_duplicate_attempts",
+        "client ids the paper venue saw twice",
+        venue["duplicate_attempts"],
+    )
 
 
 def _progress_metrics(p: SessionProgress) -> Iterator[Metric]:
@@ -118,17 +129,40 @@ def _risk_metrics(r: RiskSummary) -> Iterator[Metric]:
     for symbol, value in sorted(r.exposure_by_symbol.items()):
         exposure.add_metric([symbol], float(value))
     yield exposure
-    state = GaugeMetricFamily(
-        "raytrader_trading_state", "1 for the current trading state", labels=["state"]
-    )
-    for candidate in TradingState:
-        state.add_metric([candidate.value], float(candidate is r.state))
-    yield state
+    yield _trading_state(r.state)
     for name, peak in (("day", r.day_peak), ("month", r.month_peak)):
         if peak is not None:
             yield _gauge(f"raytrader_equity_{name}_peak", f"equity peak of the {name}", peak)
     yield _gauge("raytrader_open_positions", "symbols with a position", r.open_positions)
     yield _gauge("raytrader_orders_in_flight", "approved orders not yet filled", r.orders_in_flight)
+
+
+def _trading_state(current: TradingState) -> Metric:
+    state = GaugeMetricFamily(
+        "raytrader_trading_state", "1 for the current trading state", labels=["state"]
+    )
+    for candidate in TradingState:
+        state.add_metric([candidate.value], float(candidate is current))
+    return state
+
+
+async def observe(sources: Mapping[str, Awaitable[Any]], timeout_s: float) -> Observation:
+    """Read every source at once, each within ``timeout_s``; a failed one is kept as its error
+    (sources: ``progress``, ``risk``, ``execution``, ``journal`` (its head), ``venue``)."""
+    answers = await asyncio.gather(
+        *(asyncio.wait_for(call, timeout_s) for call in sources.values()), return_exceptions=True
+    )
+    read = dict(zip(sources, answers, strict=True))
+    errors = {k: repr(v) for k, v in read.items() if isinstance(v, BaseException)}
+    values: dict[str, Any] = {k: v for k, v in read.items() if k not in errors}
+    return Observation(
+        progress=values.get("progress"),
+        risk=values.get("risk"),
+        execution=values.get("execution"),
+        journal_records=values["journal"][0] if "journal" in values else None,
+        venue=values.get("venue"),
+        errors=errors,
+    )
 
 
 def exposition(observation: Observation) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -34,6 +35,7 @@ from trading.contracts import (
     TimeInForce,
     UtcDatetime,
 )
+from trading.execution.manual import ManualPlacement
 from trading.risk.drawdown import TradingState
 from trading.risk.gate import RiskSummary
 
@@ -144,6 +146,21 @@ class PositionView(Body):
 class Positions(Body):
     positions: list[PositionView]
 
+    @classmethod
+    def of(cls, quantities: Mapping[str, Decimal], exposure: Mapping[str, Decimal]) -> Positions:
+        """Every symbol with a position or an exposure, sorted."""
+        symbols = sorted({s for s, q in quantities.items() if q} | set(exposure))
+        return cls(
+            positions=[
+                PositionView(
+                    symbol=s,
+                    quantity=quantities.get(s, Decimal(0)),
+                    exposure=exposure.get(s, Decimal(0)),
+                )
+                for s in symbols
+            ]
+        )
+
 
 class RiskView(Body):
     state: TradingState
@@ -194,6 +211,15 @@ class OrderResult(Body):
     decision: OrderDecision
     sent: bool
     order: OrderState | None = None
+
+    @classmethod
+    def of(cls, client_order_id: str, placed: ManualPlacement) -> OrderResult:
+        return cls(
+            client_order_id=client_order_id,
+            decision=placed.decision,
+            sent=placed.sent,
+            order=placed.order,
+        )
 
 
 class ReloadResult(Body):

@@ -128,7 +128,16 @@ def test_manual_order_goes_through_risk_and_is_sent_once(
     assert Decimal(positions["BTC/USDT"]["exposure"]) > 0
 
 
+def _hold_btc(live: LiveApi, http: httpx2.Client) -> None:
+    """A long of 0.001 BTC from this helper's own order, so a SELL reduces it (risk denies a
+    short without a stop); repeated calls send nothing more."""
+    answer = http.post("/v1/orders", json=_order(live, client_order_id="manual-setup-buy"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["order"]["status"] == "FILLED"
+
+
 def test_given_client_id_is_kept_and_idempotent(live: LiveApi, http: httpx2.Client) -> None:
+    _hold_btc(live, http)
     before = _accepted(live)
     body = _order(live, client_order_id="manual-sell-1", side="SELL", quantity="0.0005")
     answers = [http.post("/v1/orders", json=body).json() for _ in range(3)]
@@ -138,7 +147,9 @@ def test_given_client_id_is_kept_and_idempotent(live: LiveApi, http: httpx2.Clie
 
 
 def test_client_id_reused_for_another_order_is_409(live: LiveApi, http: httpx2.Client) -> None:
-    body = _order(live, client_order_id="manual-sell-1", side="SELL", quantity="0.0007")
+    first = http.post("/v1/orders", json=_order(live, client_order_id="manual-reused-1"))
+    assert first.status_code == 200, first.text
+    body = _order(live, client_order_id="manual-reused-1", quantity="0.0007")
     answer = http.post("/v1/orders", json=body)
     assert answer.status_code == 409
     assert answer.json()["detail"]["field"] == "client_order_id"
