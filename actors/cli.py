@@ -57,8 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     from ray.actor import ActorHandle
 
     from actors.orchestrator import Handles, SessionProgress
-    from actors.session import SessionOptions, format_summary, run_session
+    from actors.run_loop import run_session
+    from actors.session import SessionOptions
     from trading.market.live import VenueFeed
+    from trading.report.summary import format_summary
 
     settings = load_settings(args.config)
     if args.symbols:
@@ -86,10 +88,6 @@ def _run(args: argparse.Namespace) -> int:
         log_to_driver=False,
         configure_logging=False,
     )
-    if args.port:  # Serve's HTTP address is fixed at its start: the API's, before the LLM pool
-        from actors.serving import start_serve
-
-        start_serve(args.port)
     live = sys.stdout.isatty()
 
     def show(progress: SessionProgress, elapsed: float) -> None:

@@ -18,12 +18,13 @@ import pytest
 import ray
 
 from actors.session import SessionOptions, start_actors, stop_actors
-from actors.symbol import SymbolActor, SymbolProgress
+from actors.symbol import SymbolActor
 from tests.market.venue import Faults, LocalVenue, tape
 from trading.config import SignalSettings, load_settings
 from trading.contracts import MarketBar, Timeframe
 from trading.market.frames import read_bars
 from trading.market.live import VenueFeed
+from trading.report.progress import SymbolProgress
 
 pytestmark = pytest.mark.ray
 

@@ -14,10 +14,12 @@ import pytest
 import ray
 import talib
 
-from actors.session import SessionOptions, format_summary, run_session
+from actors.run_loop import run_session
+from actors.session import SessionOptions
 from trading.config import Settings, load_settings
 from trading.journal.chain import verify
 from trading.journal.recorder import replay
+from trading.report.summary import format_summary
 
 pytestmark = pytest.mark.ray
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import ray
 
-from actors.session import SessionOptions, run_session
+from actors.run_loop import run_session
+from actors.session import SessionOptions
 from actors.symbol import SymbolActor
 from trading.config import load_settings
 from trading.contracts import Timeframe
