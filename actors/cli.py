@@ -88,6 +88,10 @@ def _run(args: argparse.Namespace) -> int:
         log_to_driver=False,
         configure_logging=False,
     )
+    if args.port:  # Serve's HTTP address is fixed at its start: the API's, before the LLM pool
+        from actors.serving import start_serve
+
+        start_serve(args.port)
     live = sys.stdout.isatty()
 
     def show(progress: SessionProgress, elapsed: float) -> None:

@@ -27,28 +27,35 @@ from ray.actor import ActorHandle
 
 from actors.execution import EXECUTION_ACTOR
 from actors.journal import JOURNAL_ACTOR
-from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, SessionProgress
+from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles
 from actors.paper import PAPER_ACTOR
 from actors.risk import RISK_ACTOR
+from actors.serving import delete_app, start_serve
+from actors.step_ports import RemoteDesk, RemoteJournal, RemoteOrders, RemoteRisk
 from actors.symbol import actor_name
-from serve.metrics import CONTENT_TYPE_LATEST, Observation, exposition
-from serve.orders import ClientIdConflictError, ManualOrders
+from serve.health import probe_health
+from serve.metrics import CONTENT_TYPE_LATEST, exposition, observe
 from serve.schemas import (
-    ActorHealth,
     Health,
     ManualOrder,
     OrderResult,
     Positions,
-    PositionView,
     ReloadRequest,
     ReloadResult,
     RiskView,
     Signals,
 )
 from trading.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from trading.execution.manual import (
+    ClientIdConflictError,
+    DenialLog,
+    ManualPorts,
+    place_manual_order,
+)
+from trading.execution.progress import SessionProgress
 from trading.reload import ReloadRefusedError
 from trading.report.progress import SymbolProgress
-from trading.risk.gate import RiskSummary
+from trading.risk.gate import RiskRequest, RiskSummary
 
 APP_NAME = "raytrader"
 DEFAULT_HOST = "127.0.0.1"
@@ -90,6 +97,45 @@ def _invalid(field: str, value: Any, message: str) -> RequestValidationError:
     )
 
 
+def _traded(handles: Handles, symbol: str) -> ActorHandle[Any]:
+    """The symbol's actor; 422 naming ``symbol`` when the session does not trade it."""
+    if symbol not in handles.symbols:
+        known = ", ".join(handles.symbols)
+        raise _invalid("symbol", symbol, f"not traded in this session; known: {known}")
+    return handles.symbols[symbol]
+
+
+def _risk_request(order: ManualOrder, now: datetime) -> RiskRequest:
+    """The order as risk decides it; a bad field combination is a 422 naming the field."""
+    try:
+        intent = order.to_intent(now)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+    return RiskRequest(
+        intent,
+        stop_price=order.stop_loss_price,
+        confidence=order.confidence,
+        leverage=order.leverage,
+    )
+
+
+async def _read_config(path: Path) -> tuple[Settings, str]:
+    """The validated settings in ``path`` and the SHA-256 of its bytes; 422 names each bad key."""
+    try:
+        settings = await asyncio.to_thread(load_settings, path)
+    except ConfigError as exc:
+        problems = [{"key": _problem_key(p), "msg": p} for p in exc.problems]
+        raise HTTPException(422, {"path": str(exc.path), "problems": problems}) from exc
+    return settings, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _refused(exc: ReloadRefusedError) -> HTTPException:
+    """409 naming the first key only a restart can change, and all of them."""
+    return HTTPException(409, {"key": exc.keys[0], "keys": list(exc.keys), "msg": str(exc)})
+
+
 @ray_serve.deployment(
     name="api",
     ray_actor_options={"num_cpus": 0.1},
@@ -102,7 +148,13 @@ class RaytraderApi:
         self._handles = handles
         self._orchestrator = orchestrator
         self._config_path = Path(config_path)
-        self._orders = ManualOrders(handles, orchestrator)
+        self._manual = ManualPorts(
+            RemoteRisk(handles.risk),
+            RemoteOrders(handles.execution),
+            RemoteJournal(handles.journal),
+            RemoteDesk(orchestrator),
+        )
+        self._denials = DenialLog()
 
     def _probes(self) -> dict[str, Awaitable[Any]]:
         """One cheap call per actor; the journal has no ping, its head is as cheap."""
@@ -122,26 +174,10 @@ class RaytraderApi:
     @api.get("/healthz", responses={503: {"model": Health, "description": "an actor failed"}})
     async def healthz(self, response: Response) -> Health:
         """Ping every actor (each within 150 ms); 503 names the ones that failed."""
-        probes = self._probes()
-        started = time.perf_counter()
-
-        async def probe(call: Awaitable[Any]) -> ActorHealth:
-            error: str | None = None
-            try:
-                await _timed(call, PING_TIMEOUT_S)
-            except TimeoutError:
-                error = f"no answer within {PING_TIMEOUT_S * 1000:.0f} ms"
-            except Exception as exc:  # a dead or failing actor is what this reports
-                error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            latency_ms = (time.perf_counter() - started) * 1000
-            return ActorHealth(ok=error is None, latency_ms=round(latency_ms, 3), error=error)
-
-        results = await asyncio.gather(*(probe(call) for call in probes.values()))
-        actors = dict(zip(probes, results, strict=True))
-        failed = sorted(name for name, health in actors.items() if not health.ok)
-        if failed:
+        health = await probe_health(self._probes(), PING_TIMEOUT_S)
+        if health.failed:
             response.status_code = 503
-        return Health(status="failing" if failed else "ok", actors=actors, failed=failed)
+        return health
 
     @api.get("/v1/signals")
     async def signals(
@@ -163,17 +199,7 @@ class RaytraderApi:
             asyncio.gather(h.execution.positions.remote(), h.risk.summary.remote()),
             READ_TIMEOUT_S,
         )
-        symbols = sorted({s for s, q in quantities.items() if q} | set(summary.exposure_by_symbol))
-        return Positions(
-            positions=[
-                PositionView(
-                    symbol=s,
-                    quantity=quantities.get(s, Decimal(0)),
-                    exposure=summary.exposure_by_symbol.get(s, Decimal(0)),
-                )
-                for s in symbols
-            ]
-        )
+        return Positions.of(quantities, summary.exposure_by_symbol)
 
     @api.get("/v1/risk")
     async def risk(self) -> RiskView:
@@ -184,26 +210,19 @@ class RaytraderApi:
     @api.post("/v1/orders", responses={409: {"description": "client_order_id names another order"}})
     async def orders(self, order: ManualOrder) -> OrderResult:
         """A manual intent through risk then execution; the same client id never sends twice."""
-        if order.symbol not in self._handles.symbols:
-            known = ", ".join(self._handles.symbols)
-            raise _invalid("symbol", order.symbol, f"not traded in this session; known: {known}")
+        actor = _traded(self._handles, order.symbol)
         progress, symbol_progress = await _timed(
-            asyncio.gather(
-                self._orchestrator.progress.remote(),
-                self._handles.symbols[order.symbol].progress.remote(),
-            ),
+            asyncio.gather(self._orchestrator.progress.remote(), actor.progress.remote()),
             READ_TIMEOUT_S,
         )
+        request = _risk_request(order, _market_time(progress))
         try:
-            intent = order.to_intent(_market_time(progress))
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            ) from exc
-        try:
-            return await self._orders.place(order, intent, _last_close(symbol_progress))
+            placed = await place_manual_order(
+                request, _last_close(symbol_progress), self._manual, self._denials
+            )
         except ClientIdConflictError as exc:
             raise HTTPException(409, {"field": "client_order_id", "msg": str(exc)}) from exc
+        return OrderResult.of(request.intent.client_order_id, placed)
 
     @api.post("/v1/config/reload")
     async def reload_config(
@@ -213,26 +232,24 @@ class RaytraderApi:
         (audited in the journal); 422 names each bad key, 409 each key only a restart can
         change (symbols, timeframes, venue, router), refused and journaled."""
         path = Path(request.path) if request is not None and request.path else self._config_path
-        try:
-            settings = await asyncio.to_thread(load_settings, path)
-        except ConfigError as exc:
-            problems = [{"key": _problem_key(p), "msg": p} for p in exc.problems]
-            raise HTTPException(422, {"path": str(exc.path), "problems": problems}) from exc
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        settings, digest = await _read_config(path)
         try:
             await _timed(
                 self._orchestrator.apply_settings.remote(settings, f"api:{path}", digest),
                 READ_TIMEOUT_S,
             )
         except ReloadRefusedError as exc:
-            raise HTTPException(
-                409, {"key": exc.keys[0], "keys": list(exc.keys), "msg": str(exc)}
-            ) from exc
+            raise _refused(exc) from exc
         return ReloadResult(path=str(path), digest=digest, applied=True)
 
     @api.get("/metrics", response_class=Response)
     async def metrics(self) -> Response:
         """Prometheus text exposition, read from the actors on every scrape."""
+        observation = await observe(self._metric_sources(), READ_TIMEOUT_S)
+        return Response(exposition(observation), media_type=CONTENT_TYPE_LATEST)
+
+    def _metric_sources(self) -> dict[str, Awaitable[Any]]:
+        """What a scrape reads: progress, risk, execution counters, journal head, the venue."""
         h = self._handles
         sources: dict[str, Awaitable[Any]] = {
             "progress": self._orchestrator.progress.remote(),
@@ -242,48 +259,35 @@ class RaytraderApi:
         }
         if h.paper is not None:
             sources["venue"] = h.paper.stats.remote()
-        answers = await asyncio.gather(
-            *(_timed(call, READ_TIMEOUT_S) for call in sources.values()), return_exceptions=True
-        )
-        read = dict(zip(sources, answers, strict=True))
-        errors = {k: repr(v) for k, v in read.items() if isinstance(v, BaseException)}
-        values = {k: v for k, v in read.items() if k not in errors}
-        observation = Observation(
-            progress=values.get("progress"),
-            risk=values.get("risk"),
-            execution=values.get("execution"),
-            journal_records=values["journal"][0] if "journal" in values else None,
-            venue=values.get("venue"),
-            errors=errors,
-        )
-        return Response(exposition(observation), media_type=CONTENT_TYPE_LATEST)
+        return sources
+
+
+def _named(name: str, namespace: str) -> ActorHandle[Any]:
+    import ray
+
+    return ray.get_actor(name, namespace=namespace)
+
+
+def _optional(name: str, namespace: str) -> ActorHandle[Any] | None:
+    try:
+        return _named(name, namespace)
+    except ValueError:
+        return None
 
 
 def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[Handles, Any]:
     """The handles of a running session's named actors (started by ``raytrader run``)."""
-    import ray
+    from actors.router import router_client
 
-    from actors.router import ROUTER_POOL_ACTOR, RouterPool
-
-    def named(name: str) -> ActorHandle[Any]:
-        return ray.get_actor(name, namespace=namespace)
-
-    def optional(name: str) -> ActorHandle[Any] | None:
-        try:
-            return named(name)
-        except ValueError:
-            return None
-
-    controller = optional(ROUTER_POOL_ACTOR)
     handles = Handles(
-        symbols={s: named(actor_name(s)) for s in settings.symbols},
-        risk=named(RISK_ACTOR),
-        execution=named(EXECUTION_ACTOR),
-        journal=named(JOURNAL_ACTOR),
-        paper=optional(PAPER_ACTOR),
-        router=RouterPool(controller, settings.router.pool) if controller is not None else None,
+        symbols={s: _named(actor_name(s), namespace) for s in settings.symbols},
+        risk=_named(RISK_ACTOR, namespace),
+        execution=_named(EXECUTION_ACTOR, namespace),
+        journal=_named(JOURNAL_ACTOR, namespace),
+        paper=_optional(PAPER_ACTOR, namespace),
+        router=router_client(namespace=namespace),
     )
-    return handles, named(ORCHESTRATOR_ACTOR)
+    return handles, _named(ORCHESTRATOR_ACTOR, namespace)
 
 
 def build_app(args: dict[str, str]) -> Any:
@@ -305,11 +309,9 @@ def start_api(
     config_path: Path = DEFAULT_CONFIG,
     ready_timeout_s: float = 30.0,
 ) -> str:
-    """Start Serve on ``host:port`` with the API at ``/``; returns the base URL once it answers."""
-    ray_serve.start(
-        http_options={"host": host, "port": port},
-        logging_config={"log_level": "WARNING", "enable_access_log": False},
-    )
+    """Start Serve on ``host:port`` (unless it runs there) with the API at ``/``; returns the
+    base URL once it answers."""
+    start_serve(port, host)
     ray_serve.run(
         RaytraderApi.bind(handles, orchestrator, str(config_path)),  # type: ignore[attr-defined]
         name=APP_NAME,
@@ -337,5 +339,5 @@ def _wait_until_routed(url: str, timeout_s: float) -> None:
 
 
 def stop_api() -> None:
-    """Shut Serve down (its proxy, controller and the API replica)."""
-    ray_serve.shutdown()  # type: ignore[no-untyped-call]
+    """Delete the API's application (Serve shuts down with its last application)."""
+    delete_app(APP_NAME)
