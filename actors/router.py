@@ -131,6 +131,7 @@ def deployment_options(
             "target_ongoing_requests": pool.target_ongoing_requests,
             "upscale_delay_s": pool.upscale_delay_s,
             "downscale_delay_s": pool.downscale_delay_s,
+            "metrics_interval_s": pool.metrics_interval_s,
             "look_back_period_s": pool.look_back_period_s,
         },
         "max_ongoing_requests": pool.max_ongoing_requests,

@@ -49,6 +49,7 @@ POOL = RouterPoolSettings(
     max_ongoing_requests=8,
     upscale_delay_s=0.5,
     downscale_delay_s=3.0,
+    metrics_interval_s=0.25,
     look_back_period_s=1.0,
 )
 CALLS_PER_PROVIDER = 3  # per replica: the pool's bound is 3 x 4 = 12
@@ -122,7 +123,7 @@ def test_settings_refuse_a_pool_whose_min_exceeds_its_max() -> None:
 def test_settings_read_the_keys_of_the_hand_built_pool_as_serves() -> None:
     legacy = {"target_in_flight": 3, "scale_down_after_s": 12, "refresh_s": 0.5}
     assert RouterPoolSettings.model_validate(legacy) == RouterPoolSettings(
-        target_ongoing_requests=3, downscale_delay_s=12
+        target_ongoing_requests=3, downscale_delay_s=12, metrics_interval_s=0.5
     )
 
 
@@ -204,7 +205,9 @@ def test_a_burst_scales_to_max_replicas_and_idleness_back_to_min_without_losing_
     ray_session: Any, provider: CountingProvider, tmp_path: Path
 ) -> None:
     tenant = provider.add("claude", "anthropic", Behaviour(latency_s=0.4))
-    settings, environ = _settings(provider, pool=POOL, attempt_timeout_ms=12000)
+    settings, environ = _settings(
+        provider, pool=POOL, attempt_timeout_ms=20000, request_timeout_ms=25000
+    )
     pool = start_router_pool(
         settings, str(tmp_path), name="llm-router-burst", replica_options=_env(environ)
     )
@@ -218,12 +221,12 @@ def test_a_burst_scales_to_max_replicas_and_idleness_back_to_min_without_losing_
         seen: list[Counter[str]] = []
         burst = await _load_until_running(pool, BURST, POOL.max_replicas, seen)
         # idle but for four slow requests, still held while the pool shrinks
-        tenant.default = Behaviour(latency_s=8.0)
+        tenant.default = Behaviour(latency_s=12.0)
         sent_before = len(tenant.requests)
         slow = asyncio.gather(*(pool.opinion(request()) for _ in range(4)))
         shrinking = await _until(pool.app_name, lambda r: r["RUNNING"] == 1, timeout_s=30)
         assert not slow.done(), shrinking
-        held = await asyncio.wait_for(slow, timeout=30)
+        held = await asyncio.wait_for(slow, timeout=40)
         assert len(tenant.requests) - sent_before == 4  # none asked again: each was finished
         after = await _until(pool.app_name, lambda r: r == Counter({"RUNNING": 1}), 30)
         return burst, seen, list(held), after

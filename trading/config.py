@@ -188,10 +188,10 @@ class RouterPoolSettings(Section):
     """The router pool's Ray Serve ``autoscaling_config``: start at ``min_replicas``, add
     replicas once ongoing requests per replica stay above ``target_ongoing_requests`` for
     ``upscale_delay_s`` (up to ``max_replicas``), drain surplus ones once the pool has been
-    oversized for ``downscale_delay_s``; load is averaged over ``look_back_period_s``. A
-    replica holds at most ``max_ongoing_requests`` at once. The keys of the hand-built pool
-    this replaced still load (``target_in_flight``, ``scale_down_after_s``; ``refresh_s`` is
-    dropped: Serve reads the load itself)."""
+    oversized for ``downscale_delay_s``; handles and replicas report their load every
+    ``metrics_interval_s``, averaged over ``look_back_period_s``. A replica holds at most
+    ``max_ongoing_requests`` at once. The keys of the hand-built pool this replaced still load
+    (``target_in_flight``, ``scale_down_after_s``, ``refresh_s``)."""
 
     min_replicas: Annotated[int, Field(ge=1)] = 1
     max_replicas: Annotated[int, Field(ge=1)] = 4
@@ -199,6 +199,7 @@ class RouterPoolSettings(Section):
     max_ongoing_requests: Annotated[int, Field(ge=1)] = 32
     upscale_delay_s: Annotated[float, Field(ge=0)] = 1.0
     downscale_delay_s: Annotated[float, Field(ge=0)] = 30.0
+    metrics_interval_s: Annotated[float, Field(gt=0)] = 2.0
     look_back_period_s: Annotated[float, Field(gt=0)] = 10.0
 
     @model_validator(mode="before")
@@ -206,9 +207,7 @@ class RouterPoolSettings(Section):
     def _rename_legacy_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        renamed = {_LEGACY_POOL_KEYS.get(key, key): value for key, value in data.items()}
-        renamed.pop("refresh_s", None)
-        return renamed
+        return {_LEGACY_POOL_KEYS.get(key, key): value for key, value in data.items()}
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Self:
@@ -221,12 +220,18 @@ class RouterPoolSettings(Section):
                 f"target_ongoing_requests {self.target_ongoing_requests} exceeds "
                 f"max_ongoing_requests {self.max_ongoing_requests}"
             )
+        if self.look_back_period_s <= self.metrics_interval_s:
+            raise ValueError(
+                f"look_back_period_s {self.look_back_period_s} must exceed "
+                f"metrics_interval_s {self.metrics_interval_s}"
+            )
         return self
 
 
 _LEGACY_POOL_KEYS = {
     "target_in_flight": "target_ongoing_requests",
     "scale_down_after_s": "downscale_delay_s",
+    "refresh_s": "metrics_interval_s",
 }
 
 
