@@ -41,11 +41,11 @@ ORCHESTRATOR_ACTOR = "orchestrator"
 
 @dataclass(frozen=True)
 class Handles:
-    symbols: dict[str, ActorHandle]
-    risk: ActorHandle
-    execution: ActorHandle
-    journal: ActorHandle
-    paper: ActorHandle | None
+    symbols: dict[str, ActorHandle[Any]]
+    risk: ActorHandle[Any]
+    execution: ActorHandle[Any]
+    journal: ActorHandle[Any]
+    paper: ActorHandle[Any] | None
     router: RouterClient | None = None
 
 

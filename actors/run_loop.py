@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 import ray
 from ray.actor import ActorHandle
@@ -19,6 +20,7 @@ from trading.journal.archive import archive_previous
 from trading.journal.chain import VerifyReport
 from trading.market.live import next_close
 from trading.report.summary import SessionSummary, write_summary
+from trading.risk.gate import RiskSummary
 
 ProgressCallback = Callable[[SessionProgress, float], None]
 StartedCallback = Callable[[Handles, ActorHandle[Any]], Callable[[], None] | None]
@@ -104,7 +106,8 @@ def _poll(
         ready, _ = ray.wait([run], timeout=options.poll_s)
         elapsed = time.monotonic() - started
         if on_progress is not None:
-            on_progress(ray.get(orchestrator.progress.remote()), elapsed)
+            current: ray.ObjectRef[SessionProgress] = orchestrator.progress.remote()
+            on_progress(ray.get(current), elapsed)
         if ready:
             return
         if options.duration_s is not None and elapsed >= options.duration_s:
@@ -122,12 +125,12 @@ def _collect(
         progress=progress,
         symbols=ray.get([a.progress.remote() for a in symbols]),
         snapshots=dict(zip(handles.symbols, snapshots, strict=True)),
-        risk=ray.get(handles.risk.summary.remote()),
-        venue=ray.get(handles.paper.stats.remote()) if handles.paper else {},
+        risk=cast(RiskSummary, ray.get(handles.risk.summary.remote())),
+        venue=cast(dict[str, Any], ray.get(handles.paper.stats.remote())) if handles.paper else {},
         journal=_close_journal(handles),
         data_dir=options.data_dir,
         settings=options.settings,
-        positions=ray.get(handles.execution.positions.remote()),
+        positions=cast(dict[str, Decimal], ray.get(handles.execution.positions.remote())),
         feed=options.feed,
     )
 

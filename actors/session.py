@@ -20,6 +20,7 @@ import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -59,7 +60,11 @@ def state_placement(options: SessionOptions) -> NodeAffinitySchedulingStrategy:
     return NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
 
 
-def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle]:
+# ``X.options`` below carry ``type: ignore[attr-defined]``: mypy ignores class decorators, so it
+# sees the bare class where ``ray.remote`` made an ``ActorClass``.
+
+
+def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandle[Any]]:
     """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator
     (live: the paper venue has no data files and is fed each step's bars by the orchestrator)."""
     settings, data_dir = options.settings, options.data_dir.resolve()
@@ -74,7 +79,7 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
         )
     symbols = _start_symbols(settings, sources, router)
     handles = Handles(symbols, risk, execution, journal, paper, router)
-    orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(
+    orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         settings, handles, str(data_dir), live=options.feed is not None
     )
     return handles, orchestrator
@@ -94,12 +99,12 @@ def market_sources(
 
 def _start_books(
     options: SessionOptions, data_dir: Path, pinned: NodeAffinitySchedulingStrategy
-) -> tuple[ray.actor.ActorHandle, ray.actor.ActorHandle]:
+) -> tuple[ray.actor.ActorHandle[Any], ray.actor.ActorHandle[Any]]:
     """The journal and the risk actor (detached: it outlives a driver that dies), pinned."""
-    journal = JournalActor.options(name=JOURNAL_ACTOR, scheduling_strategy=pinned).remote(
+    journal = JournalActor.options(name=JOURNAL_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         str(data_dir)
     )
-    risk = RiskActor.options(
+    risk = RiskActor.options(  # type: ignore[attr-defined]
         name=RISK_ACTOR, lifetime="detached", scheduling_strategy=pinned
     ).remote(options.settings, str(data_dir / "risk.json"), str(options.initial_balance))
     return journal, risk
@@ -110,13 +115,13 @@ def _start_venue(
     data_dir: Path,
     files: dict[str, str | None],
     pinned: NodeAffinitySchedulingStrategy,
-) -> tuple[ray.actor.ActorHandle, ray.actor.ActorHandle]:
+) -> tuple[ray.actor.ActorHandle[Any], ray.actor.ActorHandle[Any]]:
     """The paper venue (started, serving its URL) and the execution actor connected to it."""
-    paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(
+    paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps, settings.venue
     )
     venue_url = ray.get(paper.start.remote())
-    execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(
+    execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         str(data_dir / "wal"), venue_url, settings.symbols, venue=settings.venue
     )
     return paper, execution
@@ -124,17 +129,17 @@ def _start_venue(
 
 def _start_symbols(
     settings: Settings, sources: dict[str, str | VenueFeed], router: OpinionPort | None
-) -> dict[str, ray.actor.ActorHandle]:
+) -> dict[str, ray.actor.ActorHandle[Any]]:
     """One ``SymbolActor`` per symbol, spread (they keep no files)."""
     return {
-        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(
+        symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
             symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
         )
         for symbol, source in sources.items()
     }
 
 
-def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle) -> None:
+def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle[Any]) -> None:
     """Close the venue connections, then kill every actor of the session (named ones free
     their names for the next session)."""
     for closing in (handles.execution, handles.paper):
