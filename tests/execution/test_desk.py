@@ -5,7 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, OrderStatus, Signal
+from trading.contracts import (
+    DecisionOutcome,
+    DenialReason,
+    Direction,
+    Fill,
+    Liquidity,
+    MarketBar,
+    OrderDecision,
+    OrderState,
+    OrderStatus,
+    Regime,
+    Side,
+    Signal,
+    Timeframe,
+)
 from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.lifecycle import LifecycleSettings
 from trading.market.instruments import BINANCE_SPOT
@@ -18,7 +32,7 @@ D = Decimal
 def _step(close: str, *, signal: bool, t: datetime = T0) -> SymbolStep:
     bar = MarketBar(
         symbol="ETH/USDT",
-        timeframe="15m",
+        timeframe=Timeframe.M15,
         open_time=t - timedelta(minutes=15),
         open=D(close),
         high=D(close) + 10,
@@ -30,11 +44,11 @@ def _step(close: str, *, signal: bool, t: datetime = T0) -> SymbolStep:
         symbol="ETH/USDT",
         bar_time=bar.open_time,
         created_at=t,
-        direction="LONG",
+        direction=Direction.LONG,
         score=0.6,
         confidence=0.8,
-        timeframes=("15m", "1h"),
-        regime="BULL",
+        timeframes=(Timeframe.M15, Timeframe.H1),
+        regime=Regime.BULL,
         reasons=("15m: bullish engulfing",),
         analyst="offline-v1",
     )
@@ -47,7 +61,7 @@ def _approved(request: RiskRequest) -> OrderDecision:
     """Risk's verdict letting ``request`` through unchanged."""
     return OrderDecision(
         client_order_id=request.intent.client_order_id,
-        outcome="APPROVED",
+        outcome=DecisionOutcome.APPROVED,
         requested_quantity=request.intent.quantity,
         approved_quantity=request.intent.quantity,
         decided_at=T0,
@@ -68,8 +82,8 @@ def test_signal_becomes_a_sized_request_then_an_order_at_the_approved_quantity()
     assert request.stop_price == D("2460"), "2,500 - 2 x ATR 20"
     decision = OrderDecision(
         client_order_id=request.intent.client_order_id,
-        outcome="RESIZED",
-        reason="RISK_PER_TRADE",
+        outcome=DecisionOutcome.RESIZED,
+        reason=DenialReason.RISK_PER_TRADE,
         requested_quantity=request.intent.quantity,
         approved_quantity=D("1.5"),
         decided_at=T0,
@@ -90,19 +104,19 @@ def test_fills_are_booked_once_and_ended_orders_leave_the_open_list() -> None:
         trade_id="1",
         client_order_id=order.client_order_id,
         symbol="ETH/USDT",
-        side="BUY",
+        side=Side.BUY,
         price=D("2500"),
         quantity=order.quantity,
         fee=D("1"),
         fee_asset="USDT",
-        liquidity="TAKER",
+        liquidity=Liquidity.TAKER,
         ts=T0,
     )
     state = OrderState(
         client_order_id=order.client_order_id,
         symbol="ETH/USDT",
-        side="BUY",
-        status="FILLED",
+        side=Side.BUY,
+        status=OrderStatus.FILLED,
         quantity=order.quantity,
         filled_quantity=order.quantity,
         avg_fill_price=D("2500"),
@@ -150,12 +164,12 @@ def test_an_order_placed_by_hand_is_followed_without_booking_its_fills_twice() -
         trade_id="9",
         client_order_id="rt-manual",
         symbol="ETH/USDT",
-        side="BUY",
+        side=Side.BUY,
         price=D("2500"),
         quantity=D("1"),
         fee=D(0),
         fee_asset="USDT",
-        liquidity="MAKER",
+        liquidity=Liquidity.MAKER,
         ts=T0,
     )
     desk.follow("rt-manual", [fill])
@@ -164,8 +178,8 @@ def test_an_order_placed_by_hand_is_followed_without_booking_its_fills_twice() -
     resting = OrderState(
         client_order_id="rt-manual",
         symbol="ETH/USDT",
-        side="BUY",
-        status="FILLED",
+        side=Side.BUY,
+        status=OrderStatus.FILLED,
         quantity=D("2"),
         filled_quantity=D("2"),
         avg_fill_price=D("2500"),

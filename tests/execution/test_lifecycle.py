@@ -6,13 +6,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from trading.contracts import (
+    DecisionOutcome,
+    DenialReason,
     Direction,
     Fill,
+    Liquidity,
     MarketBar,
     OrderDecision,
     OrderState,
+    OrderStatus,
+    Regime,
     Side,
     Signal,
+    Timeframe,
     client_order_id,
 )
 from trading.execution.lifecycle import (
@@ -35,8 +41,8 @@ def _signal(direction: Direction, confidence: float, t: datetime = T0) -> Signal
         direction=direction,
         score={Direction.LONG: 0.5, Direction.SHORT: -0.5, Direction.NEUTRAL: 0.0}[direction],
         confidence=confidence,
-        timeframes=("15m",),
-        regime="BULL",
+        timeframes=(Timeframe.M15,),
+        regime=Regime.BULL,
         reasons=("test",),
         analyst="offline-v1",
     )
@@ -45,7 +51,7 @@ def _signal(direction: Direction, confidence: float, t: datetime = T0) -> Signal
 def _bar(t: datetime, low: str, high: str, close: str) -> MarketBar:
     return MarketBar(
         symbol="BTC/USDT",
-        timeframe="15m",
+        timeframe=Timeframe.M15,
         open_time=t,
         open=D(close),
         high=D(high),
@@ -55,7 +61,7 @@ def _bar(t: datetime, low: str, high: str, close: str) -> MarketBar:
     )
 
 
-def _fill(client_id: str, side: str, qty: str, price: str, t: datetime) -> Fill:
+def _fill(client_id: str, side: Side, qty: str, price: str, t: datetime) -> Fill:
     return Fill(
         trade_id=f"T{t.timestamp():.0f}{side}",
         client_order_id=client_id,
@@ -65,9 +71,14 @@ def _fill(client_id: str, side: str, qty: str, price: str, t: datetime) -> Fill:
         quantity=D(qty),
         fee=D(0),
         fee_asset="USDT",
-        liquidity="TAKER",
+        liquidity=Liquidity.TAKER,
         ts=t,
     )
+
+
+def _trade_state(lifecycle: PositionLifecycle) -> TradeState:
+    """The BTC trade's state, read afresh (an inline read would stay narrowed by mypy)."""
+    return lifecycle.state.trades["BTC/USDT"].state
 
 
 def _lifecycle() -> PositionLifecycle:
@@ -103,8 +114,8 @@ def test_denied_entry_drops_the_trade() -> None:
     lifecycle.on_decision(
         OrderDecision(
             client_order_id=entry.intent.client_order_id,
-            outcome="DENIED",
-            reason="SAFE_MODE",
+            outcome=DecisionOutcome.DENIED,
+            reason=DenialReason.SAFE_MODE,
             requested_quantity=entry.intent.quantity,
             approved_quantity=D(0),
             decided_at=T0,
@@ -119,7 +130,7 @@ def test_stop_trails_to_breakeven_then_exits_when_touched() -> None:
     A later bar with low 59,990 touches it: a reduce-only SELL goes out, id purpose STOP."""
     lifecycle = _lifecycle()
     [entry], _ = lifecycle.on_signal(_signal(Direction.LONG, 0.8), D("500"), D("60000"), D("1"))
-    lifecycle.on_fill(_fill(entry.intent.client_order_id, "BUY", "1", "60000", T0))
+    lifecycle.on_fill(_fill(entry.intent.client_order_id, Side.BUY, "1", "60000", T0))
     trade = lifecycle.state.trades["BTC/USDT"]
     assert trade.state is TradeState.OPEN
     assert trade.target == D("63000")
@@ -134,39 +145,39 @@ def test_stop_trails_to_breakeven_then_exits_when_touched() -> None:
     assert exit_intent.client_order_id == client_order_id(
         "confluence", "BTC/USDT", t2, int(Purpose.STOP)
     )
-    lifecycle.on_fill(_fill(exit_intent.client_order_id, "SELL", "1", "60100", t2))
+    lifecycle.on_fill(_fill(exit_intent.client_order_id, Side.SELL, "1", "60100", t2))
     assert lifecycle.open_symbols() == []
 
 
 def test_opposite_signal_exits_and_a_rejected_exit_resumes_monitoring() -> None:
     lifecycle = _lifecycle()
     [entry], _ = lifecycle.on_signal(_signal(Direction.LONG, 0.8), D("500"), D("60000"), D("1"))
-    lifecycle.on_fill(_fill(entry.intent.client_order_id, "BUY", "0.5", "60000", T0))
+    lifecycle.on_fill(_fill(entry.intent.client_order_id, Side.BUY, "0.5", "60000", T0))
     t1 = T0 + timedelta(hours=1)
     _, [exit_intent] = lifecycle.on_signal(
         _signal(Direction.SHORT, 0.9, t1), D("500"), D("60000"), D("1")
     )
     assert exit_intent.quantity == D("0.5")
-    assert lifecycle.state.trades["BTC/USDT"].state is TradeState.CLOSING
+    assert _trade_state(lifecycle) is TradeState.CLOSING
     lifecycle.on_order_end(
         OrderState(
             client_order_id=exit_intent.client_order_id,
             symbol="BTC/USDT",
-            side="SELL",
-            status="REJECTED",
+            side=Side.SELL,
+            status=OrderStatus.REJECTED,
             quantity=D("0.5"),
             filled_quantity=D(0),
             reject_reason="venue down",
             updated_at=t1,
         )
     )
-    assert lifecycle.state.trades["BTC/USDT"].state is TradeState.OPEN
+    assert _trade_state(lifecycle) is TradeState.OPEN
 
 
 def test_lifecycle_state_round_trips_for_checkpoints() -> None:
     lifecycle = _lifecycle()
     [entry], _ = lifecycle.on_signal(_signal(Direction.SHORT, 0.8), D("500"), D("60000"), D("1"))
-    lifecycle.on_fill(_fill(entry.intent.client_order_id, "SELL", "1", "60000", T0))
+    lifecycle.on_fill(_fill(entry.intent.client_order_id, Side.SELL, "1", "60000", T0))
     restored = type(lifecycle.state).model_validate_json(lifecycle.state.model_dump_json())
     assert restored == lifecycle.state
     assert restored.trades["BTC/USDT"].target == D("57000")

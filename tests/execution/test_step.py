@@ -10,7 +10,15 @@ from decimal import Decimal
 import pytest
 
 from tests.execution.test_desk import T0, _approved, _desk, _step
-from trading.contracts import Fill, OrderDecision, OrderIntent, OrderState
+from trading.contracts import (
+    Fill,
+    OrderDecision,
+    OrderIntent,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from trading.execution.desk import OrderUpdate, SymbolStep
 from trading.execution.gateway import SubmitOutcome
 from trading.execution.step import StepSuspendedError, run_now, trade_step
@@ -26,8 +34,8 @@ def _flatten() -> OrderIntent:
         client_order_id="rt-flatten-btc",
         strategy="risk-flatten",
         symbol="BTC/USDT",
-        side="SELL",
-        order_type="MARKET",
+        side=Side.SELL,
+        order_type=OrderType.MARKET,
         quantity=Decimal("0.5"),
         reduce_only=True,
         signal_time=T0,
@@ -82,7 +90,7 @@ class RejectingVenue:
                     client_order_id=o.client_order_id,
                     symbol=o.symbol,
                     side=o.side,
-                    status="REJECTED",
+                    status=OrderStatus.REJECTED,
                     quantity=o.quantity,
                     filled_quantity=Decimal(0),
                     reject_reason="test",
@@ -110,7 +118,8 @@ def test_approved_orders_go_out_before_the_flatten_in_one_batch_and_ended_ones_a
 def test_no_request_means_no_decide_call() -> None:
     desk, risk, venue = _desk(), ScriptedRisk(), RejectingVenue()
     result = run_now(trade_step(desk, risk, venue, [_step("2500", signal=False)], T0))
-    assert result.requests == result.decisions == []
+    assert result.requests == []
+    assert result.decisions == []
     assert "decide" not in risk.calls
     assert venue.sent == [["rt-flatten-btc"]]
 

@@ -10,9 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import strategies as gen
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, Position, Signal
+from trading.contracts import (
+    Fill,
+    Liquidity,
+    MarketBar,
+    OrderDecision,
+    OrderState,
+    Position,
+    Side,
+    Signal,
+)
 from trading.journal.chain import Journal, verify
-from trading.journal.recorder import ConfigChange, EquityPoint, Recorder, replay
+from trading.journal.recorder import ConfigChange, EquityPoint, Recordable, Recorder, replay
 from trading.journal.store import LLMCall, Store
 
 T0 = datetime(2025, 10, 1, tzinfo=UTC)
@@ -43,7 +52,7 @@ def test_replay_returns_exactly_the_recorded_contracts(
 
     with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
         recorder = _recorder(Path(scratch))
-        extras = [
+        extras: list[Recordable] = [
             EquityPoint(T0, Decimal("10000"), Decimal("9000"), Decimal("1000")),
             ConfigChange(T0, "api", "ab" * 32, {"risk.max_leverage": 5}),
         ]
@@ -60,12 +69,12 @@ def test_each_kind_lands_in_its_table_and_the_head_is_anchored(tmp_path: Path) -
         trade_id="T1",
         client_order_id="rt-1",
         symbol="BTC/USDT",
-        side="SELL",
+        side=Side.SELL,
         price=Decimal("60000"),
         quantity=Decimal("0.5"),
         fee=Decimal("12"),
         fee_asset="USDT",
-        liquidity="TAKER",
+        liquidity=Liquidity.TAKER,
         ts=T0,
     )
     call = LLMCall(T0, "offline", "cd" * 32, 0, 0, Decimal(0), 0.1, True, "LONG")

@@ -27,7 +27,7 @@ CHANGES = {
 def _bar(close_time: datetime) -> MarketBar:
     return MarketBar(
         symbol="BTC/USDT",
-        timeframe="5m",
+        timeframe=Timeframe.M5,
         open_time=close_time - timedelta(minutes=5),
         open=Decimal(100),
         high=Decimal(101),

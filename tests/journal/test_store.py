@@ -10,17 +10,26 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
 from tests import strategies as gen
 from trading.contracts import (
+    DecisionOutcome,
+    DenialReason,
+    Direction,
     Fill,
+    Liquidity,
     MarketBar,
     OrderDecision,
     OrderState,
+    OrderStatus,
+    Regime,
+    Side,
     Signal,
+    Timeframe,
 )
 from trading.journal.store import LATEST_VERSION, LLMCall, Store, StoreError
 
@@ -62,12 +71,12 @@ def _fill(trade: str, qty: str, price: str = "60000.10", cid: str = "rt-1") -> F
         trade_id=trade,
         client_order_id=cid,
         symbol="BTC/USDT",
-        side="BUY",
+        side=Side.BUY,
         price=Decimal(price),
         quantity=Decimal(qty),
         fee=Decimal("0.0000100"),
         fee_asset="BTC",
-        liquidity="MAKER",
+        liquidity=Liquidity.MAKER,
         ts=T0 + timedelta(seconds=int(trade.lstrip("T"))),
     )
 
@@ -104,17 +113,17 @@ def test_fills_round_trip_exactly_and_a_repeated_fill_is_stored_once(store_url: 
 
 def test_order_upsert_keeps_the_latest_state(store_url: str) -> None:
     store = Store.open(store_url)
-    base = {
+    base: dict[str, Any] = {
         "client_order_id": "rt-1",
         "symbol": "BTC/USDT",
-        "side": "BUY",
+        "side": Side.BUY,
         "quantity": Decimal("1"),
         "updated_at": T0,
     }
-    submitted = OrderState(status="SUBMITTED", filled_quantity=Decimal(0), **base)
+    submitted = OrderState(status=OrderStatus.SUBMITTED, filled_quantity=Decimal(0), **base)
     filled = OrderState(
         **(base | {"updated_at": T0 + timedelta(seconds=5)}),
-        status="FILLED",
+        status=OrderStatus.FILLED,
         filled_quantity=Decimal("1"),
         avg_fill_price=Decimal("60000.5"),
         venue_order_id="42",
@@ -129,7 +138,7 @@ def test_every_record_kind_lands_in_its_table(store_url: str) -> None:
     store = Store.open(store_url)
     bar = MarketBar(
         symbol="ETH/USDT",
-        timeframe="1h",
+        timeframe=Timeframe.H1,
         open_time=T0,
         open=Decimal("2500"),
         high=Decimal("2510"),
@@ -143,11 +152,11 @@ def test_every_record_kind_lands_in_its_table(store_url: str) -> None:
             symbol="ETH/USDT",
             bar_time=T0,
             created_at=T0,
-            direction="LONG",
+            direction=Direction.LONG,
             score=0.5,
             confidence=0.6,
-            timeframes=("1h",),
-            regime="BULL",
+            timeframes=(Timeframe.H1,),
+            regime=Regime.BULL,
             reasons=("1h: bullish engulfing",),
             analyst="offline-v1",
         )
@@ -155,8 +164,8 @@ def test_every_record_kind_lands_in_its_table(store_url: str) -> None:
     store.record_decision(
         OrderDecision(
             client_order_id="rt-1",
-            outcome="DENIED",
-            reason="SAFE_MODE",
+            outcome=DecisionOutcome.DENIED,
+            reason=DenialReason.SAFE_MODE,
             requested_quantity=Decimal("1"),
             approved_quantity=Decimal("0"),
             decided_at=T0,
