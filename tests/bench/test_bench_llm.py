@@ -7,11 +7,12 @@ import asyncio
 import random
 import statistics
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
-from tests.llm.fake_provider import Behaviour, FakeProvider
+from tests.llm.fake_provider import Behaviour, FakeProvider, Wire
 from tests.llm.scenario import BULLISH_1H, fake_settings, request
 from tests.llm.walk_forward import STANDIN, standin_settings
 from trading.llm.clients import Completion
@@ -44,7 +45,7 @@ def _varied(i: int) -> AnalysisRequest:
     """Distinct market states: a fresh exact hash and (mostly) a fresh bucket each time."""
     values = dict(BULLISH_1H, rsi_14=20.0 + (i * 7) % 60, adx_14=10.0 + (i * 3) % 40)
     bar = request().primary.bar_time + timedelta(hours=i * 24)
-    return request(close=50_000.0 + i, bar_time=bar, **values)
+    return request(close=50_000.0 + i, bar_time=bar, values=values)
 
 
 def test_bench_router_overhead_on_a_cache_miss() -> None:
@@ -99,18 +100,19 @@ def test_bench_cache_hit_latency() -> None:
 def test_bench_end_to_end_with_one_provider_failing() -> None:
     medians_s = {"claude": 0.9, "gpt": 0.7, "mistral": 0.5, "llama": 0.6}
 
-    def lognormal(median: float):
+    def lognormal(median: float) -> Callable[[random.Random], float]:
         return lambda rng: min(median * rng.lognormvariate(0.0, 0.45), 6.0)
 
     async def run() -> tuple[list[float], LLMRouter, dict[str, int]]:
         async with FakeProvider() as fake:
-            for name, wire in (
+            tenants: tuple[tuple[str, Wire], ...] = (
                 ("claude", "anthropic"),
                 ("gpt", "openai"),
                 ("mistral", "mistral"),
                 ("llama", "openai"),
-            ):
-                fake.add(name, wire, Behaviour(latency_s=lognormal(medians_s[name])))  # type: ignore[arg-type]
+            )
+            for name, wire in tenants:
+                fake.add(name, wire, Behaviour(latency_s=lognormal(medians_s[name])))
             # gemini, the cheapest and so cost_aware's first pick, is down: a 500 storm mixed
             # with hangs past the attempt timeout.
             gemini = fake.add("gemini", "openai", Behaviour(status=500))

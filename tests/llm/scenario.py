@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tests.llm.fake_provider import FakeProvider
+from tests.llm.fake_provider import FakeProvider, Wire
 from trading.config import ModelConfig, Provider, RouterSettings
 from trading.contracts import (
     Direction,
@@ -40,7 +41,7 @@ BULLISH_1H = {
 }
 
 # (name, provider, wire of its fake tenant, usd in, usd out)
-FIVE_MODELS: tuple[tuple[str, Provider, str, float, float], ...] = (
+FIVE_MODELS: tuple[tuple[str, Provider, Wire, float, float], ...] = (
     ("claude", Provider.ANTHROPIC, "anthropic", 3.0, 15.0),
     ("gpt", Provider.OPENAI, "openai", 2.5, 10.0),
     ("mistral", Provider.MISTRAL, "mistral", 2.0, 6.0),
@@ -54,14 +55,14 @@ def snapshot(
     timeframe: Timeframe = Timeframe.H1,
     bar_time: datetime = BAR_TIME,
     symbol: str = "BTC/USDT",
-    **values: float,
+    values: Mapping[str, float] | None = None,
 ) -> IndicatorSnapshot:
     return IndicatorSnapshot(
         symbol=symbol,
         timeframe=timeframe,
         bar_time=bar_time,
         close=Decimal(repr(close)),
-        values=values or dict(BULLISH_1H),
+        values=dict(values or BULLISH_1H),
     )
 
 
@@ -71,13 +72,13 @@ def request(
     request_class: str = "analysis",
     bar_time: datetime = BAR_TIME,
     patterns: tuple[PatternHit, ...] = (),
-    **values: float,
+    values: Mapping[str, float] | None = None,
 ) -> AnalysisRequest:
     return AnalysisRequest(
         symbol="BTC/USDT",
         timeframe=Timeframe.H1,
         regime=regime,
-        snapshots=(snapshot(close, bar_time=bar_time, **values),),
+        snapshots=(snapshot(close, bar_time=bar_time, values=values),),
         patterns=patterns,
         request_class=request_class,
     )
@@ -105,7 +106,7 @@ def fake_models(
     for name in names if names is not None else tuple(table):
         _, provider, wire, usd_in, usd_out = table[name]
         if name not in fake.tenants:
-            fake.add(name, wire)  # type: ignore[arg-type]
+            fake.add(name, wire)
         models.append(
             ModelConfig(
                 name=name,

@@ -297,12 +297,20 @@ def test_ledger_file_keeps_the_day_and_the_run_and_resets_each_when_it_changes(
         1200,
     )
     next_run = LedgerFile(tmp_path / "llm-budget.json", "run-2").load(Budget(), lambda: clock[0])
-    assert (next_run.day_usd, next_run.run_usd, next_run.run_tokens) == (Decimal("0.25"), 0, 0)
+    assert (next_run.day_usd, next_run.run_usd, next_run.run_tokens) == (
+        Decimal("0.25"),
+        Decimal(0),
+        0,
+    )
     clock[0] = NOW + timedelta(days=1)
     next_day = LedgerFile(tmp_path / "llm-budget.json", "run-1").load(Budget(), lambda: clock[0])
-    assert (next_day.day_usd, next_day.day_tokens, next_day.run_usd) == (0, 0, Decimal("0.25"))
+    assert (next_day.day_usd, next_day.day_tokens, next_day.run_usd) == (
+        Decimal(0),
+        0,
+        Decimal("0.25"),
+    )
 
 
 def test_a_missing_ledger_file_starts_from_zero(tmp_path: Path) -> None:
     ledger = LedgerFile(tmp_path / "none.json", "run-1").load(Budget(), lambda: NOW)
-    assert (ledger.day_usd, ledger.run_usd, ledger.reserved) == (0, 0, {})
+    assert (ledger.day_usd, ledger.run_usd, ledger.reserved) == (Decimal(0), Decimal(0), {})

@@ -6,16 +6,18 @@ import asyncio
 
 import pytest
 
-from tests.llm.fake_provider import Behaviour, FakeProvider
+from tests.llm.fake_provider import Behaviour, FakeProvider, Tenant
 from tests.llm.scenario import fake_models, request
-from trading.llm.clients import ChatClient, FailureKind, ProviderError, build_client
+from trading.llm.clients import ChatClient, Completion, FailureKind, ProviderError, build_client
 from trading.llm.opinion import parse_answer
 from trading.llm.prompt import build_prompt
 
 PROVIDERS = ("claude", "gpt", "mistral", "gemini")
 
 
-async def _call(name: str, behaviour: Behaviour | None, timeout_s: float = 1.0):
+async def _call(
+    name: str, behaviour: Behaviour | None, timeout_s: float = 1.0
+) -> tuple[Completion | ProviderError, Tenant]:
     async with FakeProvider() as fake:
         (config,) = fake_models(fake, (name,))
         tenant = fake.tenants[name]
@@ -23,7 +25,7 @@ async def _call(name: str, behaviour: Behaviour | None, timeout_s: float = 1.0):
             tenant.script.append(behaviour)
         client: ChatClient = build_client(config, f"key-of-{name}", timeout_s)
         try:
-            outcome: object = await client.complete(
+            outcome: Completion | ProviderError = await client.complete(
                 build_prompt(request()), max_tokens=200, timeout_s=timeout_s
             )
         except ProviderError as exc:
@@ -36,6 +38,7 @@ async def _call(name: str, behaviour: Behaviour | None, timeout_s: float = 1.0):
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_sdk_answer_and_usage_come_back_over_the_wire(name: str) -> None:
     completion, tenant = asyncio.run(_call(name, None))
+    assert isinstance(completion, Completion)
     answer, repaired = parse_answer(completion.text)
     assert (answer.direction.value, answer.confidence, repaired) == ("LONG", 0.7, False)
     assert completion.tokens_in > 100

@@ -25,7 +25,7 @@ def test_mirrored_setup_reads_short() -> None:
         sma_50=65500.0,
         sma_200=66000.0,
     )
-    answer = analyse(request(regime=Regime.BEAR, **bearish))
+    answer = analyse(request(regime=Regime.BEAR, values=bearish))
     assert answer.direction is Direction.SHORT
     assert answer.invalidation_level is not None
     assert answer.invalidation_level > 64500.0
@@ -36,7 +36,7 @@ def test_same_request_same_answer() -> None:
 
 
 def test_cold_indicators_give_a_neutral_answer_with_a_reason() -> None:
-    answer = analyse(request(regime=Regime.SIDEWAYS, obv=1.0))
+    answer = analyse(request(regime=Regime.SIDEWAYS, values={"obv": 1.0}))
     assert answer.direction is Direction.NEUTRAL
     assert answer.invalidation_level is None
     assert answer.reasons == ("no indicator is warmed up yet",)

@@ -18,7 +18,9 @@ from trading.llm.prompt import (
 
 
 def test_snapshot_encoding_is_the_documented_compact_line() -> None:
-    line = encode_snapshot(snapshot(64500.0, rsi_14=61.34, sma_20=64005.0, atr_14=412.5))
+    line = encode_snapshot(
+        snapshot(64500.0, values={"rsi_14": 61.34, "sma_20": 64005.0, "atr_14": 412.5})
+    )
     assert line == "1h close=64500 atr_14=0.64 rsi_14=61 sma_20=-0.77"
 
 
@@ -35,7 +37,7 @@ def test_numbers_have_one_text_each() -> None:
 @given(st.permutations(sorted(BULLISH_1H)))
 def test_prompt_does_not_depend_on_value_order(keys: list[str]) -> None:
     shuffled = {k: BULLISH_1H[k] for k in keys}
-    assert build_prompt(request(**shuffled)).hash == build_prompt(request()).hash
+    assert build_prompt(request(values=shuffled)).hash == build_prompt(request()).hash
 
 
 def test_prompt_hash_is_pinned_for_this_version() -> None:
@@ -74,9 +76,9 @@ def test_any_change_in_state_changes_the_exact_hash() -> None:
 def test_nearby_states_share_a_bucket_and_different_ones_do_not() -> None:
     base = state_bucket(request(), include_symbol=True)
     nudged = dict(BULLISH_1H, rsi_14=63.0, adx_14=33.0)
-    assert state_bucket(request(close=64520.0, **nudged), include_symbol=True) == base
+    assert state_bucket(request(close=64520.0, values=nudged), include_symbol=True) == base
     overbought = dict(BULLISH_1H, rsi_14=75.0)
-    assert state_bucket(request(**overbought), include_symbol=True) != base
+    assert state_bucket(request(values=overbought), include_symbol=True) != base
     bearish_pattern = (pin_bar(Direction.SHORT),)
     assert state_bucket(request(patterns=bearish_pattern), include_symbol=True) != base
     assert state_bucket(request(regime=Regime.SIDEWAYS), include_symbol=True) != base

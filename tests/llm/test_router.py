@@ -16,8 +16,15 @@ from tests.llm.fake_provider import Behaviour, FakeProvider
 from tests.llm.scenario import fake_settings, request
 from trading.config import RouterSettings
 from trading.contracts import Direction
-from trading.llm import CacheOutcome, Degradation, LLMRouter, UnknownRequestClassError
-from trading.llm.evaluation import call_cost_usd
+from trading.llm import (
+    CacheOutcome,
+    Degradation,
+    LLMOpinion,
+    LLMRouter,
+    RouterCounters,
+    UnknownRequestClassError,
+)
+from trading.llm.evaluation import CallRecord, call_cost_usd
 from trading.llm.health import BreakerState
 from trading.llm.prompt import build_prompt
 
@@ -37,7 +44,7 @@ def _router(settings: RouterSettings, environ: dict[str, str], **kw: Any) -> LLM
 
 
 def test_without_any_key_the_offline_analyst_answers_and_says_so() -> None:
-    async def scenario():
+    async def scenario() -> LLMOpinion:
         router = LLMRouter(RouterSettings(), environ={})
         opinion = await router.opinion(request())
         await router.close()
@@ -67,7 +74,7 @@ def test_default_config_routes_five_models_when_their_keys_are_set() -> None:
 
 
 def test_answer_is_cached_and_the_second_identical_request_costs_nothing() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, LLMOpinion, list[CallRecord], int]:
         async with FakeProvider() as fake:
             settings, environ = fake_settings(fake, ("claude",))
             router = _router(settings, environ)
@@ -100,7 +107,7 @@ def test_similar_market_state_hits_the_bucket_and_rebases_the_invalidation() -> 
         "invalidation_level": 63000.0,
     }
 
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, LLMOpinion, int]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(answer=answer))
             settings, environ = fake_settings(fake, ("claude",))
@@ -120,7 +127,7 @@ def test_similar_market_state_hits_the_bucket_and_rebases_the_invalidation() -> 
 
 
 def test_cache_entry_expires_after_the_timeframe_ttl() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, int]:
         async with FakeProvider() as fake:
             settings, environ = fake_settings(fake, ("claude",))
             router = _router(settings, environ)
@@ -149,7 +156,9 @@ def test_backtest_rerun_on_the_same_cache_file_is_free_and_identical(tmp_path: P
             out = []
             for i, bar in enumerate(bars):
                 req = request(
-                    close=60000 + 1000 * i + rng.random(), bar_time=bar, rsi_14=20.0 + 12 * i
+                    close=60000 + 1000 * i + rng.random(),
+                    bar_time=bar,
+                    values={"rsi_14": 20.0 + 12 * i},
                 )
                 out.append((await router.opinion(req)).model_dump_json(exclude={"cache"}))
             await router.close()
@@ -163,7 +172,7 @@ def test_backtest_rerun_on_the_same_cache_file_is_free_and_identical(tmp_path: P
 
 
 def test_failing_primary_falls_back_down_the_chain_and_is_recorded() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, list[CallRecord], RouterCounters]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(status=500))
             settings, environ = fake_settings(
@@ -185,7 +194,7 @@ def test_failing_primary_falls_back_down_the_chain_and_is_recorded() -> None:
 
 
 def test_garbage_answers_are_repaired_once_or_rejected_never_passed_on() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, RouterCounters]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(body="prose"))
             fake.add("gpt", "openai", Behaviour(body="text_garbage"))
@@ -206,7 +215,7 @@ def test_garbage_answers_are_repaired_once_or_rejected_never_passed_on() -> None
 
 
 def test_all_providers_failing_degrades_to_the_offline_analyst_with_the_reasons() -> None:
-    async def scenario():
+    async def scenario() -> LLMOpinion:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(status=529))
             fake.add("gpt", "openai", Behaviour(status=429))
@@ -230,7 +239,7 @@ def test_all_providers_failing_degrades_to_the_offline_analyst_with_the_reasons(
 def test_model_cools_down_after_three_failures_for_five_seconds() -> None:
     clock = ManualClock()
 
-    async def scenario():
+    async def scenario() -> tuple[int, str]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(status=500))
             settings, environ = fake_settings(
@@ -259,7 +268,7 @@ def test_model_cools_down_after_three_failures_for_five_seconds() -> None:
 def test_circuit_breaker_opens_after_repeated_cooldowns_and_half_opens_for_one_trial() -> None:
     clock = ManualClock()
 
-    async def scenario():
+    async def scenario() -> tuple[list[BreakerState], int, str]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(status=500))
             settings, environ = fake_settings(
@@ -292,13 +301,14 @@ def test_circuit_breaker_opens_after_repeated_cooldowns_and_half_opens_for_one_t
 
 
 def test_budget_exhaustion_degrades_to_offline_and_says_which_cap() -> None:
-    async def scenario():
+    async def scenario() -> tuple[list[LLMOpinion], Decimal, int]:
         async with FakeProvider() as fake:
             settings, environ = fake_settings(
                 fake, ("claude",), budget={"run_usd": 0.01}, cache={"enabled": False}
             )
             router = _router(settings, environ)
             sources = [(await router.opinion(request())) for _ in range(6)]
+            assert router.budget is not None
             spent = router.budget.run_usd
             await router.close()
             return sources, spent, len(fake.tenants["claude"].requests)
@@ -314,7 +324,7 @@ def test_budget_exhaustion_degrades_to_offline_and_says_which_cap() -> None:
 
 
 def test_cheaper_model_still_answers_when_the_budget_no_longer_fits_an_expensive_one() -> None:
-    async def scenario():
+    async def scenario() -> tuple[list[str], Decimal]:
         async with FakeProvider() as fake:
             settings, environ = fake_settings(
                 fake,
@@ -339,7 +349,7 @@ def test_cheaper_model_still_answers_when_the_budget_no_longer_fits_an_expensive
 
 
 def test_slow_primary_is_hedged_after_its_p95_and_the_hedge_wins() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, float, RouterCounters]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(latency_s=1.2))
             fake.add("gpt", "openai", Behaviour(latency_s=0.02))
@@ -367,7 +377,7 @@ def test_slow_primary_is_hedged_after_its_p95_and_the_hedge_wins() -> None:
 
 
 def test_request_deadline_bounds_a_hanging_provider() -> None:
-    async def scenario():
+    async def scenario() -> tuple[LLMOpinion, float]:
         async with FakeProvider() as fake:
             fake.add("claude", "anthropic", Behaviour(latency_s=30.0))
             settings, environ = fake_settings(

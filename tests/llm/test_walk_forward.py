@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.llm.walk_forward import requests_for, standin_settings, walk_forward
+from tests.llm.walk_forward import (
+    WalkForwardResult,
+    requests_for,
+    standin_settings,
+    walk_forward,
+)
 from trading.llm.prompt import AnalysisRequest
 
 SINCE = datetime(2025, 8, 1, tzinfo=UTC)
@@ -26,7 +31,7 @@ def decisions(shared_data: Path) -> list[tuple[AnalysisRequest, float]]:
 def test_walk_forward_cache_hit_rate_is_at_least_forty_percent(
     decisions: list[tuple[AnalysisRequest, float]],
 ) -> None:
-    async def run():
+    async def run() -> tuple[WalkForwardResult, int]:
         result, router = await walk_forward(decisions, standin_settings())
         scored = sum(1 for c in router.evaluation.calls() if c.cache == "miss")
         await router.close()
@@ -47,7 +52,7 @@ def test_rerun_of_a_walk_forward_on_its_cache_file_makes_no_model_call(
     window = decisions[:1500]
     settings = standin_settings(cache={"path": str(tmp_path / "cache.sqlite")})
 
-    async def run():
+    async def run() -> tuple[WalkForwardResult, list[tuple[str, str, str | None, float | None]]]:
         result, router = await walk_forward(window, settings)
         answers = [
             (c.request_hash, c.model, c.direction, c.confidence) for c in router.evaluation.calls()
