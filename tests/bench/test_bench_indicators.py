@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 import talib
+from talib import MA_Type  # type: ignore[attr-defined]  # documented, missing from talib's __all__
 
 from trading import indicators as ind
 from trading.contracts import Timeframe
@@ -44,9 +45,15 @@ def test_batch_indicator_set_against_talib(btc_5m: dict[str, np.ndarray]) -> Non
         "EMA": (lambda: ind.ema(c, 30), lambda: talib.EMA(c, 30)),
         "RSI": (lambda: ind.rsi(c, 14), lambda: talib.RSI(c, 14)),
         "MACD": (lambda: ind.macd(c), lambda: talib.MACD(c, 12, 26, 9)),
-        "BBANDS": (lambda: ind.bbands(c, 20), lambda: talib.BBANDS(c, 20, 2.0, 2.0, 0)),
+        "BBANDS": (
+            lambda: ind.bbands(c, 20),
+            lambda: talib.BBANDS(c, 20, 2.0, 2.0, MA_Type.SMA),
+        ),
         "ATR": (lambda: ind.atr(h, lo, c), lambda: talib.ATR(h, lo, c, 14)),
-        "STOCH": (lambda: ind.stoch(h, lo, c), lambda: talib.STOCH(h, lo, c, 5, 3, 0, 3, 0)),
+        "STOCH": (
+            lambda: ind.stoch(h, lo, c),
+            lambda: talib.STOCH(h, lo, c, 5, 3, MA_Type.SMA, 3, MA_Type.SMA),
+        ),
         "CCI": (lambda: ind.cci(h, lo, c), lambda: talib.CCI(h, lo, c, 14)),
         "MFI": (lambda: ind.mfi(h, lo, c, v), lambda: talib.MFI(h, lo, c, v, 14)),
         "OBV": (lambda: ind.obv(c, v), lambda: talib.OBV(c, v)),

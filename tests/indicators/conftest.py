@@ -24,7 +24,11 @@ class Bars:
     def head(self, n: int) -> Bars:
         return Bars(
             self.name,
-            *(getattr(self, f)[:n] for f in ("open", "high", "low", "close", "volume")),
+            self.open[:n],
+            self.high[:n],
+            self.low[:n],
+            self.close[:n],
+            self.volume[:n],
             self.open_time_ms[:n],
         )
 
@@ -38,10 +42,10 @@ def load_bars(path: Path, rows: slice | None = None) -> Bars:
     if rows is not None:
         frame = frame[rows]
     times = frame["date"].dt.epoch("ms").to_numpy().astype(np.float64)
-    columns = (
+    open_, high, low, close, volume = (
         frame[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume")
     )
-    return Bars(path.stem, *columns, times)
+    return Bars(path.stem, open_, high, low, close, volume, times)
 
 
 GOLDEN_FILES = (

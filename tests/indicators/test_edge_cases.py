@@ -3,19 +3,23 @@ gaps), and bad input raises an ``IndicatorInputError`` naming the argument."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import talib
+from talib import MA_Type  # type: ignore[attr-defined]  # documented, missing from talib's __all__
 
 from tests.indicators.cases import CASES, Case, assert_stream_equals_batch
 from trading import indicators as ind
 from trading.indicators import IndicatorInputError
+from trading.indicators.inputs import Series
 
 N = 60
 FLAT = np.full(N, 100.0)
 
 
-def hlcv(close: np.ndarray, volume: float = 5.0) -> dict[str, np.ndarray]:
+def hlcv(close: Series, volume: float = 5.0) -> dict[str, Series]:
     return {
         "high": close + 1.0,
         "low": close - 1.0,
@@ -25,9 +29,9 @@ def hlcv(close: np.ndarray, volume: float = 5.0) -> dict[str, np.ndarray]:
     }
 
 
-def talib_twins(a: dict[str, np.ndarray]) -> list[tuple[object, object]]:
+def talib_twins(a: dict[str, Series]) -> list[tuple[Series, Series]]:
     h, lo, c, v = a["high"], a["low"], a["close"], a["volume"]
-    pairs: list[tuple[object, object]] = [
+    pairs: list[tuple[Series, Series]] = [
         (ind.sma(c, 5), talib.SMA(c, 5)),
         (ind.ema(c, 5), talib.EMA(c, 5)),
         (ind.rsi(c, 5), talib.RSI(c, 5)),
@@ -41,13 +45,17 @@ def talib_twins(a: dict[str, np.ndarray]) -> list[tuple[object, object]]:
     ]
     pairs += zip(ind.macd(c, 3, 6, 2), talib.MACD(c, 3, 6, 2), strict=True)
     pairs += zip(ind.bbands(c, 5), talib.BBANDS(c, 5), strict=True)
-    pairs += zip(ind.stoch(h, lo, c), talib.STOCH(h, lo, c, 5, 3, 0, 3, 0), strict=True)
+    pairs += zip(
+        ind.stoch(h, lo, c),
+        talib.STOCH(h, lo, c, 5, 3, MA_Type.SMA, 3, MA_Type.SMA),
+        strict=True,
+    )
     return pairs
 
 
-def assert_all_match_talib(a: dict[str, np.ndarray]) -> None:
+def assert_all_match_talib(a: dict[str, Series]) -> None:
     for ours, reference in talib_twins(a):
-        np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-12)  # type: ignore[arg-type]
+        np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-12)
 
 
 def test_all_nan_input_gives_all_nan_like_talib() -> None:
@@ -56,7 +64,7 @@ def test_all_nan_input_gives_all_nan_like_talib() -> None:
     a = hlcv(np.full(N, np.nan), volume=np.nan)
     assert_all_match_talib(a)
     for ours, _ in talib_twins(a):
-        assert np.isnan(ours).all()  # type: ignore[call-overload]
+        assert np.isnan(ours).all()
 
 
 def test_flat_prices_give_talib_zero_for_oscillators() -> None:
@@ -101,7 +109,7 @@ def test_nan_gap_poisons_running_totals_and_recursions_like_talib() -> None:
     close[30] = np.nan
     a = hlcv(close)
     for ours, reference in talib_twins(a)[:7]:
-        np.testing.assert_allclose(ours, reference, rtol=1e-9)  # type: ignore[arg-type]
+        np.testing.assert_allclose(ours, reference, rtol=1e-9)
     assert np.isnan(ind.sma(close, 5)[30:]).all()
     assert not np.isnan(ind.cci(a["high"], a["low"], close, 5)[40:]).any()
 
@@ -132,7 +140,7 @@ def test_mismatched_lengths_name_the_argument() -> None:
         (lambda: ind.macd(np.ones(5), 1, 26, 9), "fastperiod"),
         (lambda: ind.macd(np.ones(5), 12, 26, 0), "signalperiod"),
         (lambda: ind.stoch(np.ones(5), np.ones(5), np.ones(5), 0), "fastk_period"),
-        (lambda: ind.cci(np.ones(5), np.ones(5), np.ones(5), 2.5), "period"),
+        (lambda: ind.cci(np.ones(5), np.ones(5), np.ones(5), 2.5), "period"),  # type: ignore[arg-type]  # the wrong type is the test
         (lambda: ind.bbands(np.ones(5), 5, float("nan")), "nbdevup"),
         (lambda: ind.RSIStream(1), "period"),
         (
@@ -141,9 +149,9 @@ def test_mismatched_lengths_name_the_argument() -> None:
         ),
     ],
 )
-def test_bad_parameters_name_the_argument(call: object, argument: str) -> None:
+def test_bad_parameters_name_the_argument(call: Callable[[], object], argument: str) -> None:
     with pytest.raises(IndicatorInputError, match=rf"^{argument}:"):
-        call()  # type: ignore[operator]
+        call()
 
 
 def test_non_1d_input_names_the_argument() -> None:

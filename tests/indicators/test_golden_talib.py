@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import talib
 from numpy.typing import NDArray
+from talib import MA_Type  # type: ignore[attr-defined]  # documented, missing from talib's __all__
 
 from tests.indicators.conftest import Bars
 from trading import indicators as ind
@@ -49,7 +50,7 @@ def test_macd_matches_talib(real_bars: Bars, periods: tuple[int, int, int]) -> N
 @pytest.mark.parametrize(("period", "devs"), [(5, (2.0, 2.0)), (20, (2.5, 1.5)), (2, (1.0, 1.0))])
 def test_bbands_match_talib(real_bars: Bars, period: int, devs: tuple[float, float]) -> None:
     ours = ind.bbands(real_bars.close, period, *devs)
-    reference = talib.BBANDS(real_bars.close, period, *devs, 0)
+    reference = talib.BBANDS(real_bars.close, period, *devs, MA_Type.SMA)
     for mine, theirs in zip(ours, reference, strict=True):
         assert_matches_talib(mine, theirs)
 
@@ -66,7 +67,7 @@ def test_atr_matches_talib(real_bars: Bars, period: int) -> None:
 def test_stoch_matches_talib(real_bars: Bars, periods: tuple[int, int, int]) -> None:
     b = real_bars
     fastk, slowk, slowd = periods
-    reference = talib.STOCH(b.high, b.low, b.close, fastk, slowk, 0, slowd, 0)
+    reference = talib.STOCH(b.high, b.low, b.close, fastk, slowk, MA_Type.SMA, slowd, MA_Type.SMA)
     for ours, theirs in zip(ind.stoch(b.high, b.low, b.close, *periods), reference, strict=True):
         assert_matches_talib(ours, theirs)
 

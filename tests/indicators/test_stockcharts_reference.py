@@ -48,8 +48,8 @@ def test_cci_matches_stockcharts_to_four_decimals(reference: Path) -> None:
 
 def test_mfi_matches_stockcharts_to_five_decimals(reference: Path) -> None:
     frame = pl.read_csv(reference / "cs-mfi.csv")
-    hlcv = (column(frame, c) for c in ("High", "Low", "Close", "Volume"))
-    assert_printed(ind.mfi(*hlcv, 14), column(frame, "MFI"), 5)
+    high, low, close, volume = (column(frame, c) for c in ("High", "Low", "Close", "Volume"))
+    assert_printed(ind.mfi(high, low, close, volume, 14), column(frame, "MFI"), 5)
 
 
 def test_obv_matches_stockcharts_from_the_first_bar_with_volume(reference: Path) -> None:
@@ -78,12 +78,12 @@ def test_adx_converges_to_stockcharts_once_the_seed_has_decayed(reference: Path)
     # 14 bars, TA-Lib at the sum of 13 followed by one Wilder step. Wilder smoothing forgets the
     # seed by 13/14 a bar, so after ~400 bars both agree to the 7 printed decimals.
     frame = pl.read_csv(reference / "cs-adx.csv")
-    hlc = [column(frame, c) for c in ("High", "Low", "Close")]
+    high, low, close = (column(frame, c) for c in ("High", "Low", "Close"))
     tail = slice(450, None)
     for ours, name in (
-        (ind.adx(*hlc, 14), "ADX"),
-        (ind.plus_di(*hlc, 14), "+DI14"),
-        (ind.minus_di(*hlc, 14), "-DI14"),
+        (ind.adx(high, low, close, 14), "ADX"),
+        (ind.plus_di(high, low, close, 14), "+DI14"),
+        (ind.minus_di(high, low, close, 14), "-DI14"),
     ):
         assert_printed(ours[tail], column(frame, name)[tail], 7)
 
@@ -118,8 +118,8 @@ def test_session_vwap_matches_stockcharts_cumulative_rows(reference: Path) -> No
     # The sample's VWAP is cumulative for its first 14 rows, then a rolling 14-bar window (the
     # `ta` library's definition); ours is the session VWAP, so only the cumulative rows compare.
     frame = pl.read_csv(reference / "cs-vwap.csv")
-    hlcv = [column(frame, c) for c in ("High", "Low", "Close", "Volume")]
-    ours = ind.vwap(*hlcv, np.zeros(len(frame)), session="1d")
+    high, low, close, volume = (column(frame, c) for c in ("High", "Low", "Close", "Volume"))
+    ours = ind.vwap(high, low, close, volume, np.zeros(len(frame)), session="1d")
     np.testing.assert_allclose(ours[:14], column(frame, "vwap")[:14], rtol=1e-12)
 
 
