@@ -118,6 +118,11 @@ class Evaluation:
         return pending
 
     @cached_property
+    def open_held(self) -> dict[str, Decimal]:
+        """Signed quantity per symbol of the open positions (flat entries left out)."""
+        return {s: p.quantity for s, p in self.portfolio.positions.items() if p.quantity}
+
+    @cached_property
     def correlated(self) -> Mapping[str, float]:
         """Correlation with the intent's symbol of each symbol beyond ``max_correlation``."""
         threshold = self.policy.limits.max_correlation
@@ -169,15 +174,14 @@ class Evaluation:
 
 
 def _exposures(evaluation: Evaluation) -> Iterator[tuple[str, Decimal, Decimal]]:
-    """``(symbol, held, exposure)`` for each open position, then each symbol only in flight;
+    """``(symbol, held, exposure)`` for each open position, then each symbol only in flight
+    (never traded, or flat again: its position entry keeps the realized PnL, not exposure);
     the exposure adds the orders in flight to what is held."""
-    positions, in_flight = evaluation.portfolio.positions, evaluation.in_flight
-    for symbol, position in positions.items():
-        held = position.quantity
-        if held:
-            yield symbol, held, held + in_flight.get(symbol, ZERO) if in_flight else held
+    open_held, in_flight = evaluation.open_held, evaluation.in_flight
+    for symbol, held in open_held.items():
+        yield symbol, held, held + in_flight.get(symbol, ZERO) if in_flight else held
     for symbol, quantity in in_flight.items():
-        if symbol not in positions:
+        if symbol not in open_held:
             yield symbol, ZERO, ZERO + quantity
 
 
@@ -291,18 +295,16 @@ def _stale(evaluation: Evaluation, symbol: str, mark: Mark) -> RiskDecision:
 
 
 def check_book_marks(evaluation: Evaluation) -> RiskDecision | None:
-    """STALE_MARKET_DATA: a held symbol without a fresh mark, or one in flight without any."""
-    marks, positions = evaluation.market.marks, evaluation.portfolio.positions
-    for symbol, position in positions.items():
-        if not position.quantity:
-            continue
+    """STALE_MARKET_DATA: a held symbol without a fresh mark, or one only in flight without any."""
+    marks, open_held = evaluation.market.marks, evaluation.open_held
+    for symbol in open_held:
         mark = marks.get(symbol)
         if mark is None:
             return evaluation.deny(DenialReason.STALE_MARKET_DATA, {"missing_mark": symbol})
         if mark.ts < evaluation.stale_before:
             return _stale(evaluation, symbol, mark)
     for symbol in evaluation.in_flight:
-        if symbol not in positions and marks.get(symbol) is None:
+        if symbol not in open_held and marks.get(symbol) is None:
             return evaluation.deny(DenialReason.STALE_MARKET_DATA, {"missing_mark": symbol})
     return None
 
