@@ -10,6 +10,7 @@ from tests.risk.scenario import book, fill, intent, market
 from trading.config import RiskLimits
 from trading.contracts import DecisionOutcome, DenialReason, Side
 from trading.risk import (
+    DrawdownGuard,
     Portfolio,
     RiskPolicy,
     SafeModeTrigger,
@@ -20,6 +21,11 @@ from trading.risk import (
 
 D = Decimal
 POLICY = RiskPolicy()
+
+
+def _state(guard: DrawdownGuard) -> TradingState:
+    """The guard's state, read afresh (an inline read would stay narrowed by mypy)."""
+    return guard.state
 
 
 def _first_trip(portfolio: Portfolio, bars: list[tuple[datetime, str]]) -> int | None:
@@ -118,7 +124,7 @@ def test_daily_safe_mode_releases_after_the_next_day_starts_plus_cooldown() -> N
     guard = book("100000").drawdown
     trip = datetime(2025, 3, 3, 5, tzinfo=UTC)
 
-    def observe(equity, now):
+    def observe(equity: int, now: datetime) -> bool:
         return guard.observe(
             D(equity), now, POLICY.daily_keep, POLICY.monthly_keep, POLICY.cooldown
         )
@@ -130,13 +136,13 @@ def test_daily_safe_mode_releases_after_the_next_day_starts_plus_cooldown() -> N
     observe(95_000, datetime(2025, 3, 4, 0, 59, tzinfo=UTC))
     assert guard.state is TradingState.REDUCING
     observe(95_000, datetime(2025, 3, 4, 1, 0, tzinfo=UTC))
-    assert guard.state is TradingState.ACTIVE
+    assert _state(guard) is TradingState.ACTIVE
 
 
 def test_monthly_safe_mode_waits_for_the_next_month_not_the_next_day() -> None:
     guard = book("100000").drawdown
 
-    def observe(equity, now):
+    def observe(equity: int, now: datetime) -> bool:
         return guard.observe(
             D(equity), now, POLICY.daily_keep, POLICY.monthly_keep, POLICY.cooldown
         )
@@ -149,7 +155,7 @@ def test_monthly_safe_mode_waits_for_the_next_month_not_the_next_day() -> None:
     observe(80_000, datetime(2025, 4, 1, 0, 30, tzinfo=UTC))
     assert guard.state is TradingState.REDUCING
     observe(80_000, datetime(2025, 4, 1, 1, 0, tzinfo=UTC))
-    assert guard.state is TradingState.ACTIVE
+    assert _state(guard) is TradingState.ACTIVE
 
 
 def test_explicit_reset_resumes_trading_with_peaks_rebased() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -180,7 +181,7 @@ def test_a_missing_mark_is_stale_market_data() -> None:
     ],
 )
 def test_bad_input_is_denied_with_the_cause_in_evidence(
-    kwargs: dict[str, object], needle: str
+    kwargs: dict[str, Any], needle: str
 ) -> None:
     decision = _buy_btc(**kwargs)
     assert (decision.outcome, decision.reason) == (DecisionOutcome.DENIED, "INVALID_INPUT")

@@ -19,7 +19,11 @@ def test_adding_to_a_long_moves_the_average_entry() -> None:
     """1 @ 100 then 3 @ 120: average (100 + 360) / 4 = 115."""
     position = apply_fill(None, fill("SOL/USDT", Side.BUY, "1", "100"))
     position = apply_fill(position, fill("SOL/USDT", Side.BUY, "3", "120"))
-    assert (position.quantity, position.avg_entry_price, position.realized_pnl) == (D(4), D(115), 0)
+    assert (position.quantity, position.avg_entry_price, position.realized_pnl) == (
+        D(4),
+        D(115),
+        D(0),
+    )
 
 
 def test_reducing_realizes_pnl_at_the_average_entry() -> None:
@@ -29,7 +33,7 @@ def test_reducing_realizes_pnl_at_the_average_entry() -> None:
     assert (position.quantity, position.avg_entry_price, position.realized_pnl) == (
         D(3),
         D(115),
-        15,
+        D(15),
     )
 
 
@@ -40,7 +44,7 @@ def test_a_fill_through_zero_flips_the_position_at_the_fill_price() -> None:
     assert (position.quantity, position.avg_entry_price, position.realized_pnl) == (
         D(-3),
         D(90),
-        -20,
+        D(-20),
     )
 
 

@@ -157,7 +157,9 @@ def _step_intent(world: World, action: tuple[Any, ...]) -> None:
     offset = price * D(stop_bps) / 10_000
     stop = spec.round_price_down(price - offset) if side is Side.BUY else price + offset
     stop = spec.round_price_up(stop) if side is Side.SELL else max(stop, spec.tick_size)
-    held = world.portfolio.positions[symbol].quantity if symbol in world.portfolio.positions else 0
+    held = (
+        world.portfolio.positions[symbol].quantity if symbol in world.portfolio.positions else D(0)
+    )
     reducing = reduce_only or (held * side.sign < 0 and quantity <= abs(held))
     guard = world.portfolio.drawdown
     release = guard.release_time(world.policy.cooldown)
