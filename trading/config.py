@@ -29,6 +29,7 @@ HARD_MAX_LEVERAGE = 10.0
 
 Pct = Annotated[float, Field(gt=0, le=100)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+_RATE = r"^\d+ *(/|per) *(\d+ *)?(second|minute|hour|day)s?$"
 
 
 class ConfigError(ValueError):
@@ -399,6 +400,20 @@ class SignalSettings(Section):
         return self
 
 
+class SecuritySettings(Section):
+    """The HTTP API's guard: where API tokens live (default ``<data-dir>/tokens.json``), rate
+    limits (``limits`` notation, e.g. ``60/minute``; failed authentications count per address),
+    the request-body ceiling, CORS origins (none: CORS off) and where reloadable configs live."""
+
+    token_store: str | None = None
+    rate_limit_per_token: Annotated[str, Field(pattern=_RATE)] = "300/minute"  # noqa: S105
+    rate_limit_per_address: Annotated[str, Field(pattern=_RATE)] = "600/minute"
+    auth_failures_per_address: Annotated[str, Field(pattern=_RATE)] = "20/minute"
+    max_body_bytes: Annotated[int, Field(ge=256)] = 65_536
+    cors_origins: tuple[str, ...] = ()
+    reload_dir: str | None = None
+
+
 class Settings(BaseSettings):
     """The whole configuration. Environment overrides beat the YAML file."""
 
@@ -417,6 +432,7 @@ class Settings(BaseSettings):
     venue: VenueSettings = Field(default_factory=VenueSettings)
     features: FeatureFlags = Field(default_factory=FeatureFlags)
     signals: SignalSettings = Field(default_factory=SignalSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="after")
     def _check_timeframes(self) -> Self:

@@ -45,6 +45,20 @@ class ConfigChange:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class AccessDenied:
+    """The HTTP API refused a request: the route, the token id (never the token; None when
+    absent or malformed), the caller's address, the status and why."""
+
+    ts: datetime
+    method: str
+    route: str
+    token_id: str | None
+    address: str
+    status: int
+    reason: str
+
+
 Recordable = (
     MarketBar
     | Signal
@@ -55,6 +69,7 @@ Recordable = (
     | LLMCall
     | EquityPoint
     | ConfigChange
+    | AccessDenied
 )
 
 _CONTRACTS: dict[str, type[BaseModel]] = {
@@ -69,6 +84,7 @@ _KIND_OF: dict[type[Any], str] = {cls: kind for kind, cls in _CONTRACTS.items()}
     LLMCall: "llm_call",
     EquityPoint: "equity",
     ConfigChange: "config",
+    AccessDenied: "access_denied",
 }
 
 

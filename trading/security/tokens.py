@@ -185,6 +185,26 @@ class TokenStore:
             self._save()
         return token_id, f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
+    def register(self, token: str, role: Role | str, now: datetime | None = None) -> str:
+        """Keep a token made elsewhere (``rt_<id>_<secret>``, e.g. from a secret store) under
+        ``role``; returns its id. Registering the same token again changes nothing."""
+        checked = parse_role(role)
+        match = _TOKEN.match(token)
+        if match is None:
+            raise TokenError("a token reads rt_<16 hex digits>_<43 url-safe characters>")
+        token_id, secret = match["id"], match["secret"]
+        with self._lock:
+            known = self._records.get(token_id)
+            if known is not None and self._verify(known.secret_hash, secret):
+                return token_id
+            if known is not None:
+                raise TokenError(f"token id {token_id} is taken by another token")
+            self._records[token_id] = TokenRecord(
+                token_id, checked, self._hasher.hash(secret), now or datetime.now(UTC)
+            )
+            self._save()
+        return token_id
+
     def revoke(self, token_id: str) -> None:
         """Revoke a token by id; it never authenticates again. Unknown ids raise."""
         with self._lock:
