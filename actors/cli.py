@@ -14,13 +14,56 @@ from trading.config import (
     DEFAULT_CONFIG,
     SIGNATURE_KEY_ENV,
     ConfigError,
+    Settings,
     load_settings,
     sign_config,
 )
 from trading.contracts import Timeframe
+from trading.security.permissions import InsecureFileError
+from trading.security.tokens import TokenError, TokenStore
 
 Handler = Callable[[argparse.Namespace], int]
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
+ADMIN_TOKEN_ENV = "RAYTRADER_ADMIN_TOKEN"  # noqa: S105 - the variable's name
+
+
+def _token_store(args: argparse.Namespace) -> TokenStore:
+    from trading.security.access import token_store_path
+
+    configured = load_settings(args.config).security.token_store
+    return TokenStore(token_store_path(configured, args.data_dir))
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    token_id, token = _token_store(args).create(args.role)
+    print(f"token {token_id} ({args.role}); shown once, keep it secret", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    _token_store(args).revoke(args.token_id)
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    print(f"{'ID':16}  {'ROLE':7}  {'CREATED':25}  REVOKED")
+    for record in _token_store(args).tokens():
+        created = record.created_at.isoformat().replace("+00:00", "Z")
+        print(f"{record.token_id:16}  {record.role.value:7}  {created:25}  {record.revoked}")
+    return 0
+
+
+def _admin_token(settings: Settings, data_dir: Path) -> None:
+    """On a first start (empty token store) print a new admin token once, unless
+    ``RAYTRADER_ADMIN_TOKEN`` gives one (then it is registered)."""
+    from trading.security.access import bootstrap_admin, token_store_path
+
+    store = TokenStore(token_store_path(settings.security.token_store, data_dir))
+    token = bootstrap_admin(store, os.environ.get(ADMIN_TOKEN_ENV))
+    if token is not None:
+        print(f"admin token (shown once; tokens in {store.path}): {token}", flush=True)
 
 
 def _config_show(args: argparse.Namespace) -> int:
@@ -65,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.symbols:
         settings = settings.model_copy(update={"symbols": args.symbols})
+    if args.port:
+        _admin_token(settings, args.data_dir)
     feed = None
     if args.feed:
         try:
@@ -105,10 +150,12 @@ def _run(args: argparse.Namespace) -> int:
     def start_http_api(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
         if args.port == 0:
             return None
-        from serve.app import start_api, stop_api
+        from serve.app import guard_config, start_api, stop_api
 
-        url = start_api(handles, orchestrator, args.port, config_path=args.config or DEFAULT_CONFIG)
-        print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics, /docs)", flush=True)
+        guard = guard_config(settings.security, args.data_dir)
+        config = args.config or DEFAULT_CONFIG
+        url = start_api(handles, orchestrator, args.port, config_path=config, guard=guard)
+        print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics)", flush=True)
         return stop_api
 
     def started(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
@@ -239,6 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit_replay.add_argument("--initial-balance", type=Decimal, default=Decimal("100000"))
     audit_replay.set_defaults(handler=_audit_replay)
 
+    token = commands.add_parser("token", help="create, revoke or list the HTTP API's tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
+    store.add_argument("--config", type=Path, default=None, help="YAML (security.token_store)")
+    token_create = token_commands.add_parser("create", parents=[store], help="print a new token")
+    token_create.add_argument("--role", required=True, help="viewer, trader, admin or scrape")
+    token_create.set_defaults(handler=_token_create)
+    token_revoke = token_commands.add_parser("revoke", parents=[store], help="revoke by id")
+    token_revoke.add_argument("token_id", metavar="ID")
+    token_revoke.set_defaults(handler=_token_revoke)
+    token_list = token_commands.add_parser("list", parents=[store], help="ids, roles, revoked")
+    token_list.set_defaults(handler=_token_list)
+
     run = commands.add_parser(
         "run", help="run the paper session (embedded Ray, bundled real data by default)"
     )
@@ -305,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except (TokenError, InsecureFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
