@@ -6,6 +6,12 @@ into named checks equals the one the engine makes now.
 message says so), not produced by the new code and pasted back. It holds every decision of two
 backtests over the bundled real data, hand-built adversarial requests reaching every
 ``DenialReason``, and a seeded fuzz of books, marks and request sequences.
+
+Re-recorded once, deliberately, after the in-flight cap fix (6d2e98f): the old engine ignored
+orders in flight for a symbol traded back to flat in every cap. A counterfactual replay of the old
+path (each request decided by the old and the new checks on the same book) found 105 decisions
+that differ, every one with a flat symbol in flight and none looser (96 tightened, 9 only in
+their exposure numbers); the backtest paths diverge after the first of them.
 """
 
 from __future__ import annotations
