@@ -91,6 +91,17 @@ def budget_actor_name(app_name: str) -> str:
     return BUDGET_ACTOR if app_name == ROUTER_APP else f"{app_name}-{BUDGET_ACTOR}"
 
 
+def _start_budget(
+    settings: RouterSettings, data_dir: str, name: str, options: dict[str, Any]
+) -> ActorHandle[Any]:
+    """The pool's one budget actor, starting a new run of its caps."""
+    settle_s = settings.request_timeout_ms / 1000 + _SETTLE_S
+    budget: ActorHandle[Any] = BudgetActor.options(  # type: ignore[attr-defined]
+        name=name, **options
+    ).remote(settings.budget, data_dir, uuid.uuid4().hex, settle_s)
+    return budget
+
+
 def start_router_pool(
     settings: RouterSettings,
     data_dir: str,
@@ -99,17 +110,10 @@ def start_router_pool(
     replica_options: dict[str, Any] | None = None,
     budget_options: dict[str, Any] | None = None,
 ) -> RouterClient:
-    """Start the pool's budget actor (a new run of its caps) and its Serve application (Serve
-    itself, handle-only, unless it runs); return once ``min_replicas`` answer.
-
-    ``replica_options`` are the replicas' ``ray_actor_options`` (e.g. a ``runtime_env`` with
-    keys), ``budget_options`` go to ``BudgetActor.options`` (e.g. pinned to the data dir's
-    node)."""
-    budget = BudgetActor.options(  # type: ignore[attr-defined]
-        name=budget_actor_name(name), **(budget_options or {})
-    ).remote(
-        settings.budget, data_dir, uuid.uuid4().hex, settings.request_timeout_ms / 1000 + _SETTLE_S
-    )
+    """Start the pool's budget actor and Serve application; return once ``min_replicas`` answer.
+    ``replica_options``: the replicas' ``ray_actor_options``; ``budget_options``: the budget
+    actor's (e.g. pinned to the data dir's node)."""
+    budget = _start_budget(settings, data_dir, budget_actor_name(name), budget_options or {})
     start_serve()
     deployment = LLMRouterDeployment.options(  # type: ignore[attr-defined]
         **deployment_options(settings, replica_options)

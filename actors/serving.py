@@ -33,6 +33,11 @@ def start_serve(port: int | None = None, host: str = LOOPBACK) -> None:
         return
     if port is None:
         return
+    _check_proxy(running, host, port)
+
+
+def _check_proxy(running: dict[str, Any], host: str, port: int) -> None:
+    """A running Serve must already proxy HTTP on ``host:port``: its address cannot change."""
     http, location = running["http_options"], running["proxy_location"]
     if location == "Disabled" or (http["host"], http["port"]) != (host, port):
         serving = (
