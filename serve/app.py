@@ -1,7 +1,9 @@
 """The HTTP API: one Ray Serve deployment with a FastAPI ingress over the session's actors.
 
 ``start_api(handles, orchestrator, port)`` starts Serve on 127.0.0.1 and returns the base URL;
-``stop_api()`` shuts it down. The OpenAPI schema is at ``/openapi.json``, docs at ``/docs``.
+``stop_api()`` shuts it down. Every route but ``/healthz`` needs a bearer token of a role
+(``serve.auth``); the OpenAPI schema is at ``/openapi.json`` for viewers. The Swagger page is
+off: a browser would fetch the schema without the token.
 """
 
 # Serve's ingress pickles the FastAPI app by value when the class is decorated: the routes'
@@ -10,6 +12,7 @@
 
 import asyncio
 import hashlib
+import re
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException, Query, Response
+from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from ray import serve as ray_serve
@@ -33,6 +36,7 @@ from actors.risk import RISK_ACTOR
 from actors.serving import delete_app, start_serve
 from actors.step_ports import RemoteDesk, RemoteJournal, RemoteOrders, RemoteRisk
 from actors.symbol import actor_name
+from serve.auth import BodyLimit, ConfiguredCors, Guard, GuardConfig, require
 from serve.health import probe_health
 from serve.metrics import CONTENT_TYPE_LATEST, exposition, observe
 from serve.schemas import (
@@ -45,7 +49,7 @@ from serve.schemas import (
     RiskView,
     Signals,
 )
-from trading.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from trading.config import DEFAULT_CONFIG, ConfigError, SecuritySettings, Settings, load_settings
 from trading.execution.manual import (
     ClientIdConflictError,
     DenialLog,
@@ -56,6 +60,8 @@ from trading.execution.progress import SessionProgress
 from trading.reload import ReloadRefusedError
 from trading.report.progress import SymbolProgress
 from trading.risk.gate import RiskRequest, RiskSummary
+from trading.security.access import ReloadPathError, allowed_reload, token_store_path
+from trading.security.tokens import Role
 
 APP_NAME = "raytrader"
 DEFAULT_HOST = "127.0.0.1"
@@ -67,6 +73,14 @@ api = FastAPI(
     title="raytrader",
     version="1",
     description="Signals, positions, risk and manual orders of a raytrader session.",
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+)
+api.add_middleware(BodyLimit)
+api.add_middleware(ConfiguredCors)
+VIEWER, TRADER, ADMIN, SCRAPE = (
+    require(r) for r in (Role.VIEWER, Role.TRADER, Role.ADMIN, Role.SCRAPE)
 )
 
 
@@ -121,12 +135,29 @@ def _risk_request(order: ManualOrder, now: datetime) -> RiskRequest:
     )
 
 
+def _without_values(problem: str) -> str:
+    """A config problem without the file's value (``(got ...)``) or a YAML excerpt."""
+    if problem.startswith("invalid YAML"):
+        return "invalid YAML"
+    return re.sub(r" \(got .*\)$", "", problem, flags=re.DOTALL)
+
+
+def _reload_path(request: ReloadRequest | None, own: Path, reload_dir: str | None) -> Path:
+    """The file a reload reads, resolved; 403 naming the rule when it is not an allowed one."""
+    path = Path(request.path) if request is not None and request.path else own
+    try:
+        return allowed_reload(path, own, reload_dir)
+    except ReloadPathError as exc:
+        raise HTTPException(403, {"field": "path", "msg": str(exc)}) from exc
+
+
 async def _read_config(path: Path) -> tuple[Settings, str]:
-    """The validated settings in ``path`` and the SHA-256 of its bytes; 422 names each bad key."""
+    """The validated settings in ``path`` and the SHA-256 of its bytes; 422 names each bad key
+    and the problem, never the file's values."""
     try:
         settings = await asyncio.to_thread(load_settings, path)
     except ConfigError as exc:
-        problems = [{"key": _problem_key(p), "msg": p} for p in exc.problems]
+        problems = [{"key": _problem_key(p), "msg": _without_values(p)} for p in exc.problems]
         raise HTTPException(422, {"path": str(exc.path), "problems": problems}) from exc
     return settings, hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -144,7 +175,10 @@ def _refused(exc: ReloadRefusedError) -> HTTPException:
 )
 @ray_serve.ingress(api)
 class RaytraderApi:
-    def __init__(self, handles: Handles, orchestrator: ActorHandle[Any], config_path: str) -> None:
+    def __init__(
+        self, handles: Handles, orchestrator: ActorHandle[Any], config_path: str, guard: GuardConfig
+    ) -> None:
+        self.guard = Guard(guard, handles.journal)
         self._handles = handles
         self._orchestrator = orchestrator
         self._config_path = Path(config_path)
@@ -179,7 +213,13 @@ class RaytraderApi:
             response.status_code = 503
         return health
 
-    @api.get("/v1/signals")
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[VIEWER])
+    async def openapi(self, request: Request) -> dict[str, Any]:
+        """The OpenAPI schema, for viewers."""
+        schema: dict[str, Any] = request.app.openapi()
+        return schema
+
+    @api.get("/v1/signals", dependencies=[VIEWER])
     async def signals(
         self, symbol: str | None = Query(None, description="one symbol, e.g. BTC/USDT")
     ) -> Signals:
@@ -191,7 +231,7 @@ class RaytraderApi:
         wanted = [symbol] if symbol is not None else known
         return Signals(signals={s: latest.get(s) for s in wanted})
 
-    @api.get("/v1/positions")
+    @api.get("/v1/positions", dependencies=[VIEWER])
     async def positions(self) -> Positions:
         """Net positions from the execution gateway, with risk's marked exposure."""
         h = self._handles
@@ -201,13 +241,17 @@ class RaytraderApi:
         )
         return Positions.of(quantities, summary.exposure_by_symbol)
 
-    @api.get("/v1/risk")
+    @api.get("/v1/risk", dependencies=[VIEWER])
     async def risk(self) -> RiskView:
         """Trading state (SAFE_MODE is REDUCING), equity, exposure, drawdown from the peaks."""
         summary: RiskSummary = await _timed(self._handles.risk.summary.remote(), READ_TIMEOUT_S)
         return RiskView.from_summary(summary)
 
-    @api.post("/v1/orders", responses={409: {"description": "client_order_id names another order"}})
+    @api.post(
+        "/v1/orders",
+        dependencies=[TRADER],
+        responses={409: {"description": "client_order_id names another order"}},
+    )
     async def orders(self, order: ManualOrder) -> OrderResult:
         """A manual intent through risk then execution; the same client id never sends twice."""
         actor = _traded(self._handles, order.symbol)
@@ -224,14 +268,14 @@ class RaytraderApi:
             raise HTTPException(409, {"field": "client_order_id", "msg": str(exc)}) from exc
         return OrderResult.of(request.intent.client_order_id, placed)
 
-    @api.post("/v1/config/reload")
+    @api.post("/v1/config/reload", dependencies=[ADMIN])
     async def reload_config(
         self, request: Annotated[ReloadRequest | None, Body()] = None
     ) -> ReloadResult:
         """Load and validate a config file, then hot-apply it between steps, all or nothing
-        (audited in the journal); 422 names each bad key, 409 each key only a restart can
-        change (symbols, timeframes, venue, router), refused and journaled."""
-        path = Path(request.path) if request is not None and request.path else self._config_path
+        (audited in the journal); only the session's config or files under
+        ``security.reload_dir`` (403); 422 names each bad key, 409 each restart-only key."""
+        path = _reload_path(request, self._config_path, self.guard.security.reload_dir)
         settings, digest = await _read_config(path)
         try:
             await _timed(
@@ -242,7 +286,7 @@ class RaytraderApi:
             raise _refused(exc) from exc
         return ReloadResult(path=str(path), digest=digest, applied=True)
 
-    @api.get("/metrics", response_class=Response)
+    @api.get("/metrics", response_class=Response, dependencies=[SCRAPE])
     async def metrics(self) -> Response:
         """Prometheus text exposition, read from the actors on every scrape."""
         observation = await observe(self._metric_sources(), READ_TIMEOUT_S)
@@ -290,14 +334,20 @@ def session_handles(settings: Settings, namespace: str = "raytrader") -> tuple[H
     return handles, _named(ORCHESTRATOR_ACTOR, namespace)
 
 
+def guard_config(security: SecuritySettings, data_dir: Path) -> GuardConfig:
+    """The guard's token file (``security.token_store`` or ``<data-dir>/tokens.json``)."""
+    return GuardConfig(token_store_path(security.token_store, data_dir), security)
+
+
 def build_app(args: dict[str, str]) -> Any:
     """RayService ``import_path`` builder: the API over the named actors of a session running
-    in ``args["namespace"]`` (default ``raytrader``), configured by ``args["config_path"]``."""
+    in ``args["namespace"]`` (default ``raytrader``), configured by ``args["config_path"]``,
+    its tokens in ``args["data_dir"]`` (default ``raytrader-data``) unless configured."""
     config_path = Path(args.get("config_path", str(DEFAULT_CONFIG)))
-    handles, orchestrator = session_handles(
-        load_settings(config_path), args.get("namespace", "raytrader")
-    )
-    return RaytraderApi.bind(handles, orchestrator, str(config_path))  # type: ignore[attr-defined]
+    settings = load_settings(config_path)
+    handles, orchestrator = session_handles(settings, args.get("namespace", "raytrader"))
+    guard = guard_config(settings.security, Path(args.get("data_dir", "raytrader-data")))
+    return RaytraderApi.bind(handles, orchestrator, str(config_path), guard)  # type: ignore[attr-defined]
 
 
 def start_api(
@@ -307,30 +357,34 @@ def start_api(
     *,
     host: str = DEFAULT_HOST,
     config_path: Path = DEFAULT_CONFIG,
+    guard: GuardConfig,
     ready_timeout_s: float = 30.0,
 ) -> str:
-    """Start Serve on ``host:port`` (unless it runs there) with the API at ``/``; returns the
-    base URL once it answers."""
+    """Start Serve on ``host:port`` (unless it runs there) with the API at ``/`` behind
+    ``guard``; returns the base URL once it answers."""
     start_serve(port, host)
     ray_serve.run(
-        RaytraderApi.bind(handles, orchestrator, str(config_path)),  # type: ignore[attr-defined]
+        RaytraderApi.bind(handles, orchestrator, str(config_path), guard),  # type: ignore[attr-defined]
         name=APP_NAME,
         route_prefix="/",
     )
     url = f"http://{host}:{port}"
-    _wait_until_routed(url + "/openapi.json", ready_timeout_s)
+    _wait_until_routed(url + "/healthz", ready_timeout_s)
     return url
 
 
 def _wait_until_routed(url: str, timeout_s: float) -> None:
-    """The proxy learns routes shortly after ``serve.run`` returns: poll until it serves ours."""
+    """The proxy learns routes shortly after ``serve.run`` returns: poll until it serves ours
+    (any answer of the app; the proxy answers 404 before it routes)."""
     deadline = time.monotonic() + timeout_s
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     while True:
         try:
-            with direct.open(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
+            with direct.open(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         if time.monotonic() > deadline:

@@ -1,4 +1,5 @@
-"""A small live session for the API tests: every actor, a few steps of real data, Serve."""
+"""A small live session for the API tests: every actor, a few steps of real data, Serve, and
+one API token per role in the session's token store."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import ray
 from actors.orchestrator import Handles
 from actors.serving import start_serve
 from actors.session import SessionOptions, start_actors, stop_actors
-from serve.app import start_api, stop_api
-from trading.config import load_settings
+from serve.app import guard_config, start_api, stop_api
+from trading.config import SecuritySettings, load_settings
+from trading.security.tokens import Role, TokenStore
 
 FIRST_CLOCK = datetime(2025, 10, 1, 0, 15, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -29,6 +31,11 @@ class LiveApi:
     orchestrator: Any
     data_dir: Path
     steps: int
+    tokens: dict[Role, str]
+    security: SecuritySettings
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
 def free_port() -> int:
@@ -38,9 +45,20 @@ def free_port() -> int:
     return port
 
 
+def role_tokens(data_dir: Path) -> dict[Role, str]:
+    """One token per role in ``<data_dir>/tokens.json``."""
+    store = TokenStore(data_dir / "tokens.json")
+    return {role: store.create(role)[1] for role in Role}
+
+
 @contextmanager
-def live_api(data_dir: Path, steps: int = 4) -> Iterator[LiveApi]:
-    """Start the actors, run ``steps`` 15m steps from 2025-10-01T00:15Z, serve the API."""
+def live_api(
+    data_dir: Path, steps: int = 4, security: SecuritySettings | None = None
+) -> Iterator[LiveApi]:
+    """Start the actors, run ``steps`` 15m steps from 2025-10-01T00:15Z, serve the API (reloads
+    allowed from ``<data_dir>/configs`` unless ``security`` says otherwise)."""
+    security = security or SecuritySettings(reload_dir=str(data_dir / "configs"))
+    tokens = role_tokens(data_dir)
     port = free_port()
     start_serve(port)  # the API's address, before the LLM router pool starts Serve without one
     handles, orchestrator = start_actors(
@@ -49,9 +67,9 @@ def live_api(data_dir: Path, steps: int = 4) -> Iterator[LiveApi]:
     try:
         for i in range(steps):
             ray.get(orchestrator.step.remote(FIRST_CLOCK + i * STEP))
-        url = start_api(handles, orchestrator, port)
+        url = start_api(handles, orchestrator, port, guard=guard_config(security, data_dir))
         try:
-            yield LiveApi(url, handles, orchestrator, data_dir, steps)
+            yield LiveApi(url, handles, orchestrator, data_dir, steps, tokens, security)
         finally:
             stop_api()
     finally:

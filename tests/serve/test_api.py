@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.serve.live_api import LiveApi, live_api
 from trading.contracts import OrderDecision, Signal
 from trading.journal.chain import read
+from trading.security.tokens import Role
 
 pytestmark = pytest.mark.ray
 
@@ -36,8 +37,18 @@ def live(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="module")
 def http(live: LiveApi) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=live.url, timeout=10, trust_env=False) as client:
+    """An admin's client (admin passes every route; tests/serve/test_auth.py checks each role)."""
+    headers = live.headers(Role.ADMIN)
+    with httpx2.Client(base_url=live.url, timeout=10, trust_env=False, headers=headers) as client:
         yield client
+
+
+@pytest.fixture
+def configs(live: LiveApi) -> Path:
+    """The directory reloads may read from (``security.reload_dir`` of the live session)."""
+    directory = live.data_dir / "configs"
+    directory.mkdir(exist_ok=True)
+    return directory
 
 
 def _last_close(live: LiveApi, symbol: str) -> Decimal:
@@ -195,22 +206,23 @@ def test_config_reload_applies_and_is_journaled(live: LiveApi, http: httpx2.Clie
     assert configs[-1]["payload"]["source"].startswith("api:")
 
 
-def test_reload_with_bad_config_is_422_naming_the_key(tmp_path: Path, http: httpx2.Client) -> None:
-    bad = tmp_path / "bad.yaml"
+def test_reload_with_bad_config_is_422_naming_the_key(configs: Path, http: httpx2.Client) -> None:
+    bad = configs / "bad.yaml"
     bad.write_text("symbols: [BTC/USDT, ETH/USDT, SOL/USDT]\nrisk:\n  max_leverage: 50\n")
     answer = http.post("/v1/config/reload", json={"path": str(bad)})
     assert answer.status_code == 422
     detail = answer.json()["detail"]
     assert detail["path"] == str(bad)
     assert [p["key"] for p in detail["problems"]] == ["risk.max_leverage"]
+    assert "50" not in json.dumps(detail["problems"])  # the file's value is not echoed
 
-    missing = http.post("/v1/config/reload", json={"path": str(tmp_path / "absent.yaml")})
+    missing = http.post("/v1/config/reload", json={"path": str(configs / "absent.yaml")})
     assert missing.status_code == 422
     assert "cannot read" in missing.json()["detail"]["problems"][0]["msg"]
 
 
-def test_reload_that_changes_symbols_is_409(tmp_path: Path, http: httpx2.Client) -> None:
-    other = tmp_path / "other.yaml"
+def test_reload_that_changes_symbols_is_409(configs: Path, http: httpx2.Client) -> None:
+    other = configs / "other.yaml"
     other.write_text("symbols: [BTC/USDT]\n")
     answer = http.post("/v1/config/reload", json={"path": str(other)})
     assert answer.status_code == 409

@@ -28,10 +28,12 @@ def test_build_app_finds_the_session_actors_by_name(ray_session: Any, tmp_path: 
     try:
         ray.get(orchestrator.step.remote(FIRST_CLOCK))
         namespace = ray.get_runtime_context().namespace
-        app = build_app({"namespace": namespace, "config_path": str(DEFAULT_CONFIG)})
+        app = build_app(
+            {"namespace": namespace, "config_path": str(DEFAULT_CONFIG), "data_dir": str(tmp_path)}
+        )
         ray_serve.run(app, name="raytrader", route_prefix="/")
         url = f"http://127.0.0.1:{port}"
-        _wait_until_routed(url + "/openapi.json", 30)
+        _wait_until_routed(url + "/healthz", 30)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(url + "/healthz", timeout=5) as answer:
             health = json.loads(answer.read())
