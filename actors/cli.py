@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trading.config import (
     DEFAULT_CONFIG,
@@ -21,6 +22,13 @@ from trading.config import (
 from trading.contracts import Timeframe
 from trading.security.permissions import InsecureFileError
 from trading.security.tokens import TokenError, TokenStore
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+    from actors.orchestrator import Handles, SessionProgress
+    from actors.session import SessionOptions
+    from trading.journal.rerun import RerunReport
 
 Handler = Callable[[argparse.Namespace], int]
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
@@ -94,30 +102,47 @@ def _symbols(text: str) -> tuple[str, ...]:
 
 def _run(args: argparse.Namespace) -> int:
     """The embedded default: Ray in-process (or ``--address``), replaying real data."""
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
-    import ray
-    from ray.actor import ActorHandle
-
-    from actors.orchestrator import Handles, SessionProgress
+    _ray_environment()
     from actors.run_loop import run_session
-    from actors.session import SessionOptions
-    from trading.market.live import VenueFeed
     from trading.report.summary import format_summary
 
+    settings = _run_settings(args)
+    try:
+        options = _session_options(args, settings)
+    except ValueError as exc:  # FeedUrlError names the URL
+        print(f"feed error: {exc}", file=sys.stderr)
+        return 2
+    stop_ray = _start_ray(args)
+    try:
+        started = _Started(args, settings)
+        summary = run_session(options, on_progress=_show_progress, on_started=started)
+    finally:
+        stop_ray()
+    print(f"\n{format_summary(summary)}")
+    return 1 if summary.progress.error else 0
+
+
+def _ray_environment() -> None:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
+
+
+def _run_settings(args: argparse.Namespace) -> Settings:
+    """``--config`` with ``--symbols`` applied; prints an admin token on a first start."""
     settings = load_settings(args.config)
     if args.symbols:
         settings = settings.model_copy(update={"symbols": args.symbols})
     if args.port:
         _admin_token(settings, args.data_dir)
-    feed = None
-    if args.feed:
-        try:
-            feed = VenueFeed(args.feed, args.feed_ws, warmup_bars=args.warmup_bars)
-        except ValueError as exc:  # FeedUrlError names the URL
-            print(f"feed error: {exc}", file=sys.stderr)
-            return 2
-    options = SessionOptions(
+    return settings
+
+
+def _session_options(args: argparse.Namespace, settings: Settings) -> SessionOptions:
+    from actors.session import SessionOptions
+    from trading.market.live import VenueFeed
+
+    feed = VenueFeed(args.feed, args.feed_ws, warmup_bars=args.warmup_bars) if args.feed else None
+    return SessionOptions(
         settings=settings,
         market_data=args.market_data or SessionOptions.market_data,
         data_dir=args.data_dir,
@@ -126,6 +151,13 @@ def _run(args: argparse.Namespace) -> int:
         speed=args.speed,
         feed=feed,
     )
+
+
+def _start_ray(args: argparse.Namespace) -> Callable[[], None]:
+    """Ray in-process (or joined at ``--address``), then Serve on the API's port if any: Serve's
+    HTTP address is fixed at its start, so the API's comes before the LLM pool's."""
+    import ray
+
     ray.init(
         address=args.address,
         namespace="raytrader",
@@ -133,48 +165,52 @@ def _run(args: argparse.Namespace) -> int:
         log_to_driver=False,
         configure_logging=False,
     )
-    if args.port:  # Serve's HTTP address is fixed at its start: the API's, before the LLM pool
+    if args.port:
         from actors.serving import start_serve
 
         start_serve(args.port)
-    live = sys.stdout.isatty()
+    return ray.shutdown
 
-    def show(progress: SessionProgress, elapsed: float) -> None:
-        line = (
-            f"[{elapsed:6.1f}s] {progress.clock or '-':25} bars {progress.base_bars:,}  "
-            f"signals {progress.signals:,}  orders {progress.orders}  fills {progress.fills}  "
-            f"equity {Decimal(progress.equity or 0):,.2f}"
-        )
-        print(f"\r{line}", end="", flush=True) if live else print(line, flush=True)
 
-    def start_http_api(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
-        if args.port == 0:
-            return None
+def _show_progress(progress: SessionProgress, elapsed: float) -> None:
+    line = (
+        f"[{elapsed:6.1f}s] {progress.clock or '-':25} bars {progress.base_bars:,}  "
+        f"signals {progress.signals:,}  orders {progress.orders}  fills {progress.fills}  "
+        f"equity {Decimal(progress.equity or 0):,.2f}"
+    )
+    print(f"\r{line}", end="", flush=True) if sys.stdout.isatty() else print(line, flush=True)
+
+
+class _Started:
+    """Once the actors run: watch ``--config`` for edits, then start the HTTP API; returns how
+    to stop the API (None without one)."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
+        self.args = args
+        self.settings = settings
+
+    def __call__(
+        self, handles: Handles, orchestrator: ActorHandle[Any]
+    ) -> Callable[[], None] | None:
+        args = self.args
+        if args.config is not None and args.watch_config is not False:
+            import ray
+
+            overrides = {"symbols": args.symbols} if args.symbols else None
+            ray.get(
+                orchestrator.watch_config.remote(str(args.config), args.watch_interval, overrides)
+            )
+            print(f"hot reload: watching {args.config} every {args.watch_interval:g} s", flush=True)
+        return self._http_api(handles, orchestrator) if args.port else None
+
+    def _http_api(self, handles: Handles, orchestrator: ActorHandle[Any]) -> Callable[[], None]:
         from serve.app import guard_config, start_api, stop_api
 
-        guard = guard_config(settings.security, args.data_dir)
-        config = args.config or DEFAULT_CONFIG
-        url = start_api(handles, orchestrator, args.port, config_path=config, guard=guard)
+        guard = guard_config(self.settings.security, self.args.data_dir)
+        config = self.args.config or DEFAULT_CONFIG
+        url = start_api(handles, orchestrator, self.args.port, config_path=config, guard=guard)
         print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics)", flush=True)
         return stop_api
-
-    def started(handles: Handles, orchestrator: ActorHandle) -> Callable[[], None] | None:
-        if args.config is not None and args.watch_config is not False:
-            overrides = {"symbols": args.symbols} if args.symbols else None
-            watching = orchestrator.watch_config.remote(
-                str(args.config), args.watch_interval, overrides
-            )
-            ray.get(watching)
-            print(f"hot reload: watching {args.config} every {args.watch_interval:g} s", flush=True)
-        return start_http_api(handles, orchestrator)
-
-    try:
-        summary = run_session(options, on_progress=show, on_started=started)
-    finally:
-        ray.shutdown()
-    print()
-    print(format_summary(summary))
-    return 1 if summary.progress.error else 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -199,10 +235,8 @@ def _audit_replay(args: argparse.Namespace) -> int:
     try:
         report = rerun(args.path, load_settings(args.config), args.initial_balance)
     except ReloadMismatchError as error:
-        print(
-            f"{args.path}: {error}; pass the config the session started with (--config)",
-            file=sys.stderr,
-        )
+        hint = "pass the config the session started with (--config)"
+        print(f"{args.path}: {error}; {hint}", file=sys.stderr)
         return 2
     print(
         f"{args.path}: {report.steps} steps, {report.decisions} decisions re-decided, "
@@ -211,13 +245,17 @@ def _audit_replay(args: argparse.Namespace) -> int:
     if report.identical:
         print("identical: every decision reproduced")
         return 0
+    _print_first_mismatches(report)
+    return 1
+
+
+def _print_first_mismatches(report: RerunReport) -> None:
     if report.signal_mismatches:
         ours_signal, journaled_signal = report.signal_mismatches[0]
         print(f"DIFFERENT signal {journaled_signal}: re-run gave {ours_signal}", file=sys.stderr)
     if report.mismatches:
         ours, journaled = report.mismatches[0]
         print(f"DIFFERENT at {journaled or ours}: re-run decided {ours}", file=sys.stderr)
-    return 1
 
 
 def _data_check(args: argparse.Namespace) -> int:

@@ -363,11 +363,8 @@ def start_api(
     """Start Serve on ``host:port`` (unless it runs there) with the API at ``/`` behind
     ``guard``; returns the base URL once it answers."""
     start_serve(port, host)
-    ray_serve.run(
-        RaytraderApi.bind(handles, orchestrator, str(config_path), guard),  # type: ignore[attr-defined]
-        name=APP_NAME,
-        route_prefix="/",
-    )
+    app = RaytraderApi.bind(handles, orchestrator, str(config_path), guard)  # type: ignore[attr-defined]
+    ray_serve.run(app, name=APP_NAME, route_prefix="/")
     url = f"http://{host}:{port}"
     _wait_until_routed(url + "/healthz", ready_timeout_s)
     return url
