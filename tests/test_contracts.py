@@ -182,7 +182,12 @@ def test_timeframe_floor_is_exchange_aligned_utc(
 
 
 def test_indicator_snapshot_rejects_nan_and_bad_names() -> None:
-    base = {"symbol": "ETH/USDT", "timeframe": "4h", "bar_time": T0, "close": D("2500")}
+    base: dict[str, Any] = {
+        "symbol": "ETH/USDT",
+        "timeframe": "4h",
+        "bar_time": T0,
+        "close": D("2500"),
+    }
     snapshot = IndicatorSnapshot(**base, values={"rsi_14": 55.5, "macd_hist": -1.25})
     assert snapshot.values["rsi_14"] == 55.5
     with pytest.raises(ValidationError) as exc:

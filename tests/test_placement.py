@@ -30,10 +30,10 @@ def _settings(llm: bool) -> Settings:
 
 
 def _node_of(actor: ActorHandle[Any]) -> str:
-    node: str = ray.get(
-        actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id()), timeout=60
+    node: ray.ObjectRef[str] = actor.__ray_call__.remote(
+        lambda _: ray.get_runtime_context().get_node_id()
     )
-    return node
+    return ray.get(node, timeout=60)
 
 
 def _kill_named(*names: str) -> None:
@@ -51,6 +51,7 @@ def test_stateful_actors_run_on_the_drivers_node_under_a_hard_affinity(
     assert (placement.node_id, placement.soft) == (driver, False)
     handles, orchestrator = start_actors(options)
     try:
+        assert handles.paper is not None
         stateful = {
             "journal": handles.journal,
             "risk": handles.risk,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+import ray
 
 pytestmark = pytest.mark.ray
 
 
-def test_ray_task_validates_contracts_with_python_and_rust(ray_session: Any) -> None:
-    ray = ray_session
-
+def test_ray_task_validates_contracts_with_python_and_rust(ray_session: object) -> None:
     @ray.remote(num_cpus=0.25)
     def client_ids(seqs: list[int]) -> list[tuple[str, str]]:
         from datetime import UTC, datetime

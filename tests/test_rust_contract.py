@@ -167,7 +167,12 @@ def test_both_sides_reject_the_same_bad_document_at_the_same_field(
 
 @pytest.mark.parametrize("document", [INTENT, FILL, STATE])
 def test_reference_documents_are_valid_on_both_sides(document: dict[str, Any]) -> None:
-    cls = {id(INTENT): OrderIntent, id(FILL): Fill, id(STATE): OrderState}[id(document)]
+    classes: dict[int, type[Contract]] = {
+        id(INTENT): OrderIntent,
+        id(FILL): Fill,
+        id(STATE): OrderState,
+    }
+    cls = classes[id(document)]
     text = json.dumps(document)
     assert cls.model_validate_json(RUST_CANONICAL[cls](text)) == cls.model_validate_json(text)
 

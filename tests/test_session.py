@@ -17,6 +17,8 @@ import talib
 from actors.run_loop import run_session
 from actors.session import SessionOptions
 from trading.config import Settings, load_settings
+from trading.contracts import Fill
+from trading.execution.progress import SessionProgress
 from trading.journal.chain import verify
 from trading.journal.recorder import replay
 from trading.report.summary import format_summary
@@ -62,6 +64,7 @@ def test_session_trades_through_every_actor_and_journals_it(
     assert len(fills) == summary.progress.fills
     net: dict[str, Decimal] = {}
     for fill in fills:
+        assert isinstance(fill, Fill)
         net[fill.symbol] = net.get(fill.symbol, Decimal(0)) + fill.quantity * fill.side.sign
     assert {s: q for s, q in net.items() if q} == {
         s: q for s, q in summary.positions.items() if q
@@ -90,7 +93,8 @@ def _kill_during(options: SessionOptions, name: str) -> tuple[Any, int | None]:
         while time.monotonic() < deadline and not killed_at:
             try:
                 orchestrator = ray.get_actor("orchestrator")
-                progress = ray.get(orchestrator.progress.remote())
+                current: ray.ObjectRef[SessionProgress] = orchestrator.progress.remote()
+                progress = ray.get(current)
             except (ValueError, ray.exceptions.RayActorError):
                 time.sleep(0.02)
                 continue

@@ -75,13 +75,14 @@ class PaperProcess:
         assert line.startswith("PAPER LISTENING"), line
         self.url = f"http://127.0.0.1:{int(line.split()[-1])}"
 
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
             self.url + path, data=data, method="POST" if data else "GET"
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return json.loads(response.read())
+            reply: dict[str, Any] = json.loads(response.read())
+            return reply
 
     def stats(self) -> dict[str, Any]:
         return self.admin("/_paper/stats")

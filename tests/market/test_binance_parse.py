@@ -20,9 +20,9 @@ from trading.market.binance import (
     parse_kline,
     parse_rest_kline,
     stream_name,
-    venue_symbol,
 )
 from trading.market.frames import BarColumns
+from trading.market.instruments import venue_symbol
 
 SYMBOLS = {"BTCUSDT": "BTC/USDT"}
 OPEN = datetime(2026, 3, 23, 12, 9, tzinfo=UTC)

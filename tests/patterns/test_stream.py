@@ -35,7 +35,7 @@ def test_stream_emits_exactly_the_batch_hits_bar_by_bar(btc_4h: BarColumns) -> N
     oscillators = _oscillators(btc_4h)
     batch = [row.key for row in detect_bars(btc_4h, oscillators).rows()]
     stream = PatternStream()
-    streamed = []
+    streamed: list[tuple[object, ...]] = []
     for t in range(len(btc_4h)):
         hits = stream.update(
             btc_4h.open[t],
