@@ -36,7 +36,9 @@ def _env(secret: str) -> dict[str, Any]:
 
 def _paper() -> tuple[Any, str]:
     files = {"SOL/USDT": str(data_file(BUNDLED_DATA, "SOL/USDT", Timeframe.M5))}
-    paper = PaperVenueActor.options(runtime_env=_env(DOC_SECRET)).remote(files, 10.0, 10.0, VENUE)
+    paper = PaperVenueActor.options(runtime_env=_env(DOC_SECRET)).remote(  # type: ignore[attr-defined]
+        files, 10.0, 10.0, VENUE
+    )
     url = ray.get(paper.start.remote())
     first_open_ms = 1_759_276_800_000  # 2025-10-01, the bundled data's first bar
     ray.get(paper.advance_to.remote(first_open_ms + 3_600_000))
@@ -48,10 +50,10 @@ def test_signed_orders_fill_and_a_wrong_secret_is_refused(
 ) -> None:
     paper, url = _paper()
     wal = Path(tempfile.mkdtemp(prefix="signed-wal-", dir=SHORT_TMP))  # fresh: no old WAL
-    good = ExecutionActor.options(runtime_env=_env(DOC_SECRET)).remote(
+    good = ExecutionActor.options(runtime_env=_env(DOC_SECRET)).remote(  # type: ignore[attr-defined]
         str(wal / "good"), url, ("SOL/USDT",), venue=VENUE
     )
-    bad = ExecutionActor.options(runtime_env=_env("x" + DOC_SECRET[1:])).remote(
+    bad = ExecutionActor.options(runtime_env=_env("x" + DOC_SECRET[1:])).remote(  # type: ignore[attr-defined]
         str(wal / "bad"), url, ("SOL/USDT",), venue=VENUE
     )
     try:
@@ -66,7 +68,7 @@ def test_signed_orders_fill_and_a_wrong_secret_is_refused(
             state and state[0].state.status is OrderStatus.REJECTED
         )
         assert rejected, (refused, state)
-        reason = state[0].state.reject_reason if state else refused.reason  # type: ignore[union-attr]
+        reason = state[0].state.reject_reason if state else refused.reason
         assert "Signature" in str(reason)
         assert ray.get(paper.stats.remote())["accepted"] == 1
     finally:

@@ -21,6 +21,7 @@ from actors.session import SessionOptions
 from actors.symbol import SymbolActor
 from trading.config import load_settings
 from trading.contracts import Timeframe
+from trading.execution.progress import SessionProgress
 from trading.market.replay import BUNDLED_DATA
 
 pytestmark = [pytest.mark.bench, pytest.mark.ray]
@@ -32,6 +33,7 @@ def test_step_latency_through_the_actors(ray_session: Any, tmp_path: Path) -> No
         update={"features": settings.features.model_copy(update={"llm_opinion": False})}
     )
     summary = run_session(SessionOptions(settings=settings, data_dir=tmp_path, max_bars=1500))
+    assert isinstance(summary.progress, SessionProgress)
     latency = np.array(summary.progress.step_ms[50:])  # after warm-up
     p50, p95, p99 = np.percentile(latency, [50, 95, 99])
     print(
