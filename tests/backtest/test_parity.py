@@ -9,14 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from trading.backtest.data import MarketData, Window, load_market, parse_day
-from trading.backtest.engine import BacktestConfig, run_backtest, symbol_steps, with_params
+from trading.backtest.engine import (
+    BacktestConfig,
+    BacktestResult,
+    run_backtest,
+    symbol_steps,
+    with_params,
+)
 from trading.contracts import Timeframe
 
 
-def _key(result: object) -> list[tuple[str, str, str, str]]:
+def _key(result: BacktestResult) -> list[tuple[str, str, str, str]]:
     return [
         (o.client_order_id, o.side.value, str(o.quantity.normalize()), o.created_at.isoformat())
-        for o in result.orders  # type: ignore[attr-defined]
+        for o in result.orders
     ]
 
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from trading.config import SignalSettings
-from trading.contracts import Timeframe
+from trading.contracts import PatternKind, Timeframe
 from trading.learning.walkforward import walk_forward_weights
 from trading.market.frames import read_bars
 from trading.market.replay import data_file
@@ -30,5 +30,5 @@ def test_adaptive_vs_static_hit_rate_is_measured_honestly(shared_data: Path) -> 
     assert again.difference == report.difference, "seeded: the same number every run"
     for fold in report.folds:
         for kind, weight in fold.weights.items():
-            base = SignalSettings().pattern_weights[kind]  # type: ignore[index]
+            base = SignalSettings().pattern_weights[PatternKind(kind)]
             assert 0.5 * base - 1e-12 <= weight <= 1.5 * base + 1e-12

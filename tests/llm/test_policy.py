@@ -62,7 +62,7 @@ def test_seeded_store_recovers_the_accuracy_ordering() -> None:
     store = EvaluationStore(WINDOW, ":memory:")
     _seed_outcomes(store, random.Random(11))
     scores = {m: store.accuracy(m, "BULL", "1h").score for m in ACCURACY}
-    assert sorted(scores, key=scores.get) == sorted(ACCURACY, key=ACCURACY.get)  # type: ignore[arg-type]
+    assert sorted(scores, key=scores.__getitem__) == sorted(ACCURACY, key=ACCURACY.__getitem__)
     assert store.accuracy("claude", "BULL", "1h").samples == 2000
 
 

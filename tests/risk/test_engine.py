@@ -29,17 +29,27 @@ WIDE = RiskPolicy(
     )
 )
 BTC_MARKET = market({"BTC/USDT": "60000", "ETH/USDT": "3000", "SOL/USDT": "150"})
+BTC_STOP = D(58_800)
 
 
-def _buy_btc(quantity: str = "0.1", **kw: object) -> OrderDecision:
+def _buy_btc(
+    quantity: str = "0.1",
+    *,
+    portfolio: Portfolio | None = None,
+    market: MarketView = BTC_MARKET,
+    policy: RiskPolicy = POLICY,
+    stop_price: Decimal | None = BTC_STOP,
+    confidence: float = 0.5,
+    leverage: float | None = None,
+) -> OrderDecision:
     decision = evaluate(
         intent("BTC/USDT", Side.BUY, quantity),
-        kw.pop("portfolio", None) or Portfolio(balance=D(100_000)),  # type: ignore[arg-type]
-        kw.pop("market", BTC_MARKET),  # type: ignore[arg-type]
-        policy=kw.pop("policy", POLICY),  # type: ignore[arg-type]
-        stop_price=kw.pop("stop_price", D(58_800)),  # type: ignore[arg-type]
-        confidence=kw.pop("confidence", 0.5),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
+        portfolio or Portfolio(balance=D(100_000)),
+        market,
+        policy=policy,
+        stop_price=stop_price,
+        confidence=confidence,
+        leverage=leverage,
     )
     return decision.to_order_decision()
 
@@ -189,7 +199,7 @@ def test_bad_input_is_denied_with_the_cause_in_evidence(
 
 
 def test_a_non_decimal_mark_is_invalid_input() -> None:
-    broken = MarketView(now=T0, marks={"BTC/USDT": "60000"})  # type: ignore[dict-item]
+    broken = MarketView(now=T0, marks={"BTC/USDT": "60000"})  # type: ignore[dict-item]  # the bad type is the test
     decision = _buy_btc(market=broken)
     assert (decision.reason, decision.evidence["bad_mark"]) == ("INVALID_INPUT", "BTC/USDT")
 
