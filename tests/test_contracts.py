@@ -78,7 +78,7 @@ def test_times_travel_as_utc_z_strings() -> None:
 def test_contracts_are_frozen() -> None:
     bar = _bar()
     with pytest.raises(ValidationError, match="frozen"):
-        bar.close = D("1")  # type: ignore[misc]
+        bar.close = D("1")  # type: ignore[misc]  # writing a frozen field is the test
 
 
 # --------------------------------------------------------------------------- MarketBar

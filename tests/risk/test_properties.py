@@ -188,7 +188,9 @@ def _step_intent(world: World, action: tuple[Any, ...]) -> None:
         assert decision.outcome is not DecisionOutcome.DENIED
         pct = world.policy.risk_pct(confidence)
         assert pct <= world.policy.max_risk_pct
-        budget = decision.numbers["equity"] * pct / 100  # type: ignore[operator]
+        equity_seen = decision.numbers["equity"]
+        assert isinstance(equity_seen, Decimal)
+        budget = equity_seen * pct / 100
         fee = world.policy.taker_fee_rate
         assert new_risk * (abs(price - stop) + fee * (price + stop)) <= budget
     if approved > 0:
