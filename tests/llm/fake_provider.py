@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from aiohttp import web
 
@@ -84,7 +84,7 @@ class FakeProvider:
         root = f"http://127.0.0.1:{self.port}/{name}"
         return f"{root}/v1" if self.tenants[name].wire == "openai" else root
 
-    async def __aenter__(self) -> FakeProvider:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/{tenant}/v1/messages", self._handle)
         app.router.add_post("/{tenant}/v1/chat/completions", self._handle)
