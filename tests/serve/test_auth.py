@@ -17,7 +17,7 @@ from serve.app import api
 from serve.auth import Require
 from tests.serve.live_api import LiveApi, live_api
 from trading.journal.chain import read
-from trading.security.tokens import Role, token_id_of
+from trading.security.tokens import Role, TokenStore, token_id_of
 
 pytestmark = pytest.mark.ray
 
@@ -157,6 +157,26 @@ def test_a_denial_is_journaled_with_the_token_id_never_the_token(
     )
     assert "viewer" in denial["reason"]
     assert viewer not in (live.data_dir / "journal.jsonl").read_text()
+
+
+def test_a_token_created_or_revoked_while_serving_counts_on_the_next_request(
+    http: httpx2.Client, live: LiveApi
+) -> None:
+    store = TokenStore(live.data_dir / "tokens.json")
+    token_id, token = store.create(Role.VIEWER)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.get("/v1/risk", headers=bearer).status_code == 200
+    store.revoke(token_id)
+    assert http.get("/v1/risk", headers=bearer).status_code == 401
+
+
+def test_cors_is_off_unless_origins_are_configured(http: httpx2.Client, live: LiveApi) -> None:
+    assert live.security.cors_origins == ()
+    answer = http.get(
+        "/v1/risk", headers=live.headers(Role.VIEWER) | {"Origin": "https://evil.example"}
+    )
+    assert answer.status_code == 200
+    assert "access-control-allow-origin" not in answer.headers
 
 
 def test_token_brute_force_gets_429_with_retry_after(live: LiveApi) -> None:
