@@ -19,6 +19,9 @@ settings.load_profile("raytrader")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - Unix socket paths must stay short
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The raylet waits this long for the dashboard agent's ports (Ray's default is short); a loaded
+# 2-core runner starts the agent's Python slower than that and Ray aborts the node.
+os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
 
 REPO = Path(__file__).resolve().parents[1]
 
