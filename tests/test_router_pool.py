@@ -353,7 +353,7 @@ def test_the_budget_actor_keeps_todays_and_this_runs_spending_across_a_restart(
 ) -> None:
     models = fake_models(FakeProvider(), ("claude",))
     budget = Budget(daily_usd=1.0, run_usd=1.0)
-    actor = BudgetActor.options(name="llm-budget-restart").remote(
+    actor = BudgetActor.options(name="llm-budget-restart").remote(  # type: ignore[attr-defined]
         budget, str(tmp_path), "run-1", 60.0
     )
     spent = ray.get(actor.reserve_first.remote(models, 1000, 400), timeout=30)  # 0.009
@@ -370,7 +370,7 @@ def test_the_budget_actor_keeps_todays_and_this_runs_spending_across_a_restart(
         after = ray.get(actor.spending.remote(), timeout=60)
     ray.get(actor.settle.remote(in_flight, Decimal("0.003"), 900), timeout=30)  # settles late
     settled: Spending = ray.get(actor.spending.remote(), timeout=30)
-    next_run = BudgetActor.remote(budget, str(tmp_path), "run-2", 60.0)
+    next_run = BudgetActor.remote(budget, str(tmp_path), "run-2", 60.0)  # type: ignore[attr-defined]
     fresh: Spending = ray.get(next_run.spending.remote(), timeout=60)
     for handle in (actor, next_run):
         ray.kill(handle, no_restart=True)

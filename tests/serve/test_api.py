@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.serve.live_api import LiveApi, live_api
 from trading.contracts import OrderDecision, Signal
 from trading.journal.chain import read
+from trading.report.progress import SymbolProgress
 from trading.security.tokens import Role
 
 pytestmark = pytest.mark.ray
@@ -52,7 +53,8 @@ def configs(live: LiveApi) -> Path:
 
 
 def _last_close(live: LiveApi, symbol: str) -> Decimal:
-    return Decimal(ray.get(live.handles.symbols[symbol].progress.remote()).last_close)
+    progress: ray.ObjectRef[SymbolProgress] = live.handles.symbols[symbol].progress.remote()
+    return Decimal(ray.get(progress).last_close)
 
 
 def _order(live: LiveApi, **fields: Any) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def _order(live: LiveApi, **fields: Any) -> dict[str, Any]:
 
 
 def _accepted(live: LiveApi) -> int:
-    accepted: int = ray.get(live.handles.paper.stats.remote())["accepted"]
+    assert live.handles.paper is not None
+    stats: ray.ObjectRef[dict[str, Any]] = live.handles.paper.stats.remote()
+    accepted: int = ray.get(stats)["accepted"]
     return accepted
 
 
@@ -246,7 +250,8 @@ def test_metrics_are_prometheus_text_read_per_scrape(live: LiveApi, http: httpx2
     assert ("raytrader_gross_exposure", ()) in samples
     assert ("raytrader_orders_total", ()) in samples
     assert ("raytrader_fills_total", ()) in samples
-    records, _ = ray.get(live.handles.journal.head.remote())
+    head: ray.ObjectRef[tuple[int, str]] = live.handles.journal.head.remote()
+    records, _ = ray.get(head)
     assert samples[("raytrader_journal_records", ())] == records
     assert all(v == 1 for (name, _), v in samples.items() if name == "raytrader_source_up")
 
