@@ -70,16 +70,7 @@ def _snapshots(
     columns = read_bars(path, timeframe).columns()
     indicators = IndicatorSet(symbol, timeframe)
     out: list[IndicatorSnapshot] = []
-    rows = zip(
-        columns.open_time_ms.tolist(),
-        columns.open.tolist(),
-        columns.high.tolist(),
-        columns.low.tolist(),
-        columns.close.tolist(),
-        columns.volume.tolist(),
-        strict=True,
-    )
-    for t, o, h, lo, c, v in rows:
+    for t, o, h, lo, c, v in columns.rows():
         indicators.update(o, h, lo, c, v, datetime.fromtimestamp(t / 1000, UTC))
         if t >= since_ms:
             out.append(indicators.snapshot())

@@ -11,7 +11,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import polars as pl
 
 from trading.backtest.engine import BacktestResult
 from trading.backtest.metrics import drawdown, summarize
-from trading.contracts import Timeframe
+from trading.contracts import Timeframe, utc_from_ms
 from trading.patterns.series import FloatArray, IntArray
 
 SUMMARY_KEYS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "trades")
@@ -152,7 +151,7 @@ def monthly_returns(time_ms: IntArray, equity: FloatArray, initial: float) -> di
     """Return of each UTC month from the equity at the end of the previous month."""
     out: dict[str, float] = {}
     previous = initial
-    months = [datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m") for t in time_ms.tolist()]
+    months = [utc_from_ms(t).strftime("%Y-%m") for t in time_ms.tolist()]
     for i, month in enumerate(months):
         last = i + 1 == len(months) or months[i + 1] != month
         if last:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import overload
 
 import numpy as np
 
 from trading.config import SignalSettings
-from trading.contracts import Direction, MarketBar, Signal, Timeframe
+from trading.contracts import Direction, MarketBar, Signal, Timeframe, utc_from_ms
 from trading.execution.desk import SymbolStepper
 from trading.execution.step import run_now
 from trading.market.frames import BarColumns
@@ -58,11 +57,11 @@ class StepSeries:
         (built unvalidated: hot path)."""
         if self.live_signals is not None:
             return self.live_signals[i]
-        bar_time = datetime.fromtimestamp(int(self.bars.open_time_ms[i]) / 1000, UTC)
+        bar_time = utc_from_ms(int(self.bars.open_time_ms[i]))
         return Signal.model_construct(
             symbol=self.symbol,
             bar_time=bar_time,
-            created_at=datetime.fromtimestamp(int(self.time_ms[i]) / 1000, UTC),
+            created_at=utc_from_ms(int(self.time_ms[i])),
             direction=_DIRECTIONS[int(self.direction[i])],
             score=float(self.score[i]),
             confidence=float(self.confidence[i]),
@@ -82,7 +81,7 @@ class StepSeries:
         return MarketBar.model_construct(
             symbol=self.symbol,
             timeframe=self.step,
-            open_time=datetime.fromtimestamp(int(b.open_time_ms[i]) / 1000, UTC),
+            open_time=utc_from_ms(int(b.open_time_ms[i])),
             open=Decimal(repr(float(b.open[i]))),
             high=Decimal(repr(float(b.high[i]))),
             low=Decimal(repr(float(b.low[i]))),
@@ -217,7 +216,7 @@ def stream_steps(
     opens: list[int] = []
     direction = {Direction.LONG: 1, Direction.SHORT: -1, Direction.NEUTRAL: 0}
     for t_ms in times.tolist():
-        now = datetime.fromtimestamp(t_ms / 1000, UTC)
+        now = utc_from_ms(t_ms)
         out = stepper.advance(now)
         if out.signal is None or out.step_bar is None:
             raise ValueError(f"{symbol}: no step bar closed at {t_ms}")

@@ -6,6 +6,7 @@ file order (ordering, duplicates and gaps are ``quality``'s business, not the re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,18 @@ class BarColumns:
 
     def __len__(self) -> int:
         return len(self.open_time_ms)
+
+    def rows(self) -> Iterator[tuple[int, float, float, float, float, float]]:
+        """Python rows (open time ms, open, high, low, close, volume), read column by column."""
+        return zip(
+            self.open_time_ms.tolist(),
+            self.open.tolist(),
+            self.high.tolist(),
+            self.low.tolist(),
+            self.close.tolist(),
+            self.volume.tolist(),
+            strict=True,
+        )
 
     def take(self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.int64] | slice) -> BarColumns:
         """The selected rows (a mask, indices or a slice), e.g. to cut gaps out of real data."""

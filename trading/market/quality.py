@@ -8,19 +8,18 @@ so it shows as a gap too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from trading.contracts import Timeframe
+from trading.contracts import Timeframe, utc_from_ms
 from trading.market.frames import BadRow, IntArray, read_bars
 
 
 def iso_utc(open_time_ms: int) -> str:
     """RFC 3339 text of an epoch-ms instant, ``Z``-suffixed (``2024-09-14T00:00:00Z``)."""
-    moment = datetime.fromtimestamp(open_time_ms / 1000, UTC)
+    moment = utc_from_ms(open_time_ms)
     text = moment.isoformat(timespec="milliseconds" if open_time_ms % 1000 else "seconds")
     return text.replace("+00:00", "Z")
 

@@ -6,13 +6,13 @@ import asyncio
 import heapq
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
-from trading.contracts import MarketBar, Timeframe, epoch_us
+from trading.contracts import MarketBar, Timeframe, epoch_us, utc_from_ms
 from trading.market.feed import BarUpdate
 from trading.market.frames import BarColumns, BarFileError, read_bars
 from trading.market.quality import QualityReport, check_bars
@@ -54,20 +54,11 @@ def data_file(directory: Path | str, symbol: str, timeframe: Timeframe) -> Path:
 
 def column_bars(columns: BarColumns, symbol: str, timeframe: Timeframe) -> Iterator[MarketBar]:
     """Validated closed bars; prices are ``Decimal(repr(float))``, i.e. exactly the file's text."""
-    times = columns.open_time_ms.tolist()
-    values = zip(
-        columns.open.tolist(),
-        columns.high.tolist(),
-        columns.low.tolist(),
-        columns.close.tolist(),
-        columns.volume.tolist(),
-        strict=True,
-    )
-    for open_time_ms, (open_, high, low, close, volume) in zip(times, values, strict=True):
+    for open_time_ms, open_, high, low, close, volume in columns.rows():
         yield MarketBar(
             symbol=symbol,
             timeframe=timeframe,
-            open_time=datetime.fromtimestamp(open_time_ms / 1000, UTC),
+            open_time=utc_from_ms(open_time_ms),
             open=Decimal(repr(open_)),
             high=Decimal(repr(high)),
             low=Decimal(repr(low)),

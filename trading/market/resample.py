@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from trading.contracts import MarketBar, Timeframe
+from trading.contracts import MarketBar, Timeframe, utc_from_ms
 from trading.market.frames import BarColumns, IntArray
 
 
@@ -223,7 +223,7 @@ def resample_columns(columns: BarColumns, base: Timeframe, target: Timeframe) ->
     times = columns.open_time_ms
     backwards = np.flatnonzero(np.diff(times) <= 0)
     if len(backwards):
-        at = datetime.fromtimestamp(int(times[backwards[0] + 1]) / 1000, UTC)
+        at = utc_from_ms(int(times[backwards[0] + 1]))
         raise OutOfOrderBarError(f"base bar at {at.isoformat()} is not after the bar before it")
     step_ms = target.seconds * 1000
     window = times - times % step_ms

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
 
-from trading.contracts import Direction, PatternHit, PatternKind, Timeframe
+from trading.contracts import Direction, PatternHit, PatternKind, Timeframe, utc_from_ms
 from trading.patterns.series import BoolArray, FloatArray, IntArray, SignArray
 
 DIRECTIONS = {1: Direction.LONG, -1: Direction.SHORT, 0: Direction.NEUTRAL}
@@ -197,7 +196,7 @@ class Detections:
                     direction=DIRECTIONS[row.direction],
                     symbol=symbol,
                     timeframe=timeframe,
-                    bar_time=datetime.fromtimestamp(int(open_time_ms[row.known_at]) / 1000, UTC),
+                    bar_time=utc_from_ms(int(open_time_ms[row.known_at])),
                     bar_index=row.known_at,
                     levels={k: _price(v) for k, v in row.levels.items() if v > 0},
                     confidence=min(max(row.confidence, 0.0), 1.0),

@@ -57,18 +57,7 @@ def check_bar(bar: PaperBar, where: str) -> None:
 
 def paper_bars(columns: BarColumns) -> list[PaperBar]:
     """``PaperBar`` rows of numpy columns, prices exactly as the file's text."""
-    return [
-        PaperBar(int(t), *(Decimal(repr(v)) for v in values))
-        for t, *values in zip(
-            columns.open_time_ms.tolist(),
-            columns.open.tolist(),
-            columns.high.tolist(),
-            columns.low.tolist(),
-            columns.close.tolist(),
-            columns.volume.tolist(),
-            strict=True,
-        )
-    ]
+    return [PaperBar(int(t), *(Decimal(repr(v)) for v in values)) for t, *values in columns.rows()]
 
 
 def load_bars(path: Path | str, start_row: int = 0, rows: int | None = None) -> list[PaperBar]:
