@@ -15,7 +15,7 @@ import hmac
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -414,6 +414,18 @@ class SecuritySettings(Section):
     reload_dir: str | None = None
 
 
+class ObservabilitySettings(Section):
+    """Traces: OTLP/HTTP to ``otlp_endpoint`` (e.g. ``http://127.0.0.1:4318/v1/traces``; None:
+    tracing off), a ``sample_ratio`` of steps traced, batches exported every ``export_delay_ms``.
+    ``log_format``: ``text`` or ``json`` lines carrying trace and span ids."""
+
+    otlp_endpoint: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    sample_ratio: Annotated[float, Field(ge=0, le=1)] = 1.0
+    export_delay_ms: Annotated[int, Field(ge=10, le=60_000)] = 1_000
+    service_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = "raytrader"
+    log_format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     """The whole configuration. Environment overrides beat the YAML file."""
 
@@ -433,6 +445,7 @@ class Settings(BaseSettings):
     features: FeatureFlags = Field(default_factory=FeatureFlags)
     signals: SignalSettings = Field(default_factory=SignalSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
     def _check_timeframes(self) -> Self:
