@@ -21,6 +21,7 @@ from trading.config import (
 )
 from trading.contracts import Timeframe
 from trading.security.permissions import InsecureFileError
+from trading.security.signing import KeyFileError
 from trading.security.tokens import TokenError, TokenStore
 
 if TYPE_CHECKING:
@@ -87,12 +88,29 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _config_sign(args: argparse.Namespace) -> int:
+    if args.key is not None:
+        return _config_sign_ed25519(args)
     key = os.environ.get(SIGNATURE_KEY_ENV)
     if not key:
         print(f"error: set {SIGNATURE_KEY_ENV} to the signing key", file=sys.stderr)
         return 2
     load_settings(args.path, verify_signature=False)
     print(sign_config(args.path, key))
+    return 0
+
+
+def _config_sign_ed25519(args: argparse.Namespace) -> int:
+    """``PATH.sig`` by the ed25519 key in ``--key`` under ``--key-id`` (default: derived)."""
+    from trading.security.signing import key_id_of, load_private_key, sign_file
+
+    try:
+        key = load_private_key(args.key)
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise KeyFileError(f"--key {args.key}: {detail}") from None
+    load_settings(args.path, verify_signature=False)
+    key_id = args.key_id or key_id_of(key.public_key())
+    print(f"{sign_file(args.path, key, key_id)} (key id {key_id})")
     return 0
 
 
@@ -295,8 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a configuration file")
     check.add_argument("path", type=Path)
     check.set_defaults(handler=_config_check)
-    sign = config_commands.add_parser("sign", help=f"write PATH.sig with ${SIGNATURE_KEY_ENV}")
+    sign = config_commands.add_parser(
+        "sign", help=f"write PATH.sig: ed25519 with --key, else HMAC with ${SIGNATURE_KEY_ENV}"
+    )
     sign.add_argument("path", type=Path)
+    sign.add_argument("--key", type=Path, help="ed25519 private key (PEM, mode 0600)")
+    sign.add_argument("--key-id", help="the id verifiers know the key by (default: derived)")
     sign.set_defaults(handler=_config_sign)
 
     data = commands.add_parser("data", help="inspect market-data files")
@@ -405,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    except (TokenError, InsecureFileError) as exc:
+    except (TokenError, InsecureFileError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -188,7 +188,7 @@ class Orchestrator:
         """Hot-reload each valid edit of ``path`` (polled every ``interval_s``) until ``stop``;
         ``overrides`` (e.g. the CLI's ``--symbols``) are laid over every version read."""
         if self._watch is None:
-            watch = ConfigFileWatch(Path(path), overrides)
+            watch = ConfigFileWatch(Path(path), overrides, trust=self.settings)
             self._watch = asyncio.get_running_loop().create_task(
                 watch_config(
                     watch, self.apply_settings, self.reject_config, self._stopping, interval_s

@@ -151,11 +151,12 @@ def _reload_path(request: ReloadRequest | None, own: Path, reload_dir: str | Non
         raise HTTPException(403, {"field": "path", "msg": str(exc)}) from exc
 
 
-async def _read_config(path: Path) -> tuple[Settings, str]:
+async def _read_config(path: Path, running: Settings) -> tuple[Settings, str]:
     """The validated settings in ``path`` and the SHA-256 of its bytes; 422 names each bad key
-    and the problem, never the file's values."""
+    (a missing or bad signature when ``running`` requires one) and the problem, never the
+    file's values."""
     try:
-        settings = await asyncio.to_thread(load_settings, path)
+        settings = await asyncio.to_thread(load_settings, path, trust=running)
     except ConfigError as exc:
         problems = [{"key": _problem_key(p), "msg": _without_values(p)} for p in exc.problems]
         raise HTTPException(422, {"path": str(exc.path), "problems": problems}) from exc
@@ -276,7 +277,8 @@ class RaytraderApi:
         (audited in the journal); only the session's config or files under
         ``security.reload_dir`` (403); 422 names each bad key, 409 each restart-only key."""
         path = _reload_path(request, self._config_path, self.guard.security.reload_dir)
-        settings, digest = await _read_config(path)
+        running = await _timed(self._orchestrator.settings.remote(), READ_TIMEOUT_S)
+        settings, digest = await _read_config(path, running)
         try:
             await _timed(
                 self._orchestrator.apply_settings.remote(settings, f"api:{path}", digest),

@@ -4,8 +4,11 @@
 overrides (values parsed as JSON where they look like it), and validates the result. Any bad key
 fails with a ``ConfigError`` naming the file, the dotted key path and the offending value.
 
-Configs can be signed: with ``RAYTRADER_CONFIG_KEY`` set, the file must have a sibling
-``<file>.sig`` holding the HMAC-SHA256 of its bytes (``raytrader config sign``).
+Configs can be signed with ed25519 (``raytrader config sign --key``): with
+``security.require_signed_config`` the file needs a sibling ``<file>.sig`` by one of
+``security.config_public_keys``; at a hot reload the running settings decide both, so a new file
+cannot switch the check off. The older shared-key form: with ``RAYTRADER_CONFIG_KEY`` set, the
+``.sig`` holds the HMAC-SHA256 of the file's bytes (use one form or the other).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from trading.contracts import PatternKind, Symbol, Timeframe
+from trading.security.signing import KeyFileError, SignatureError, load_public_keys, verify_file
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 SIGNATURE_KEY_ENV = "RAYTRADER_CONFIG_KEY"
@@ -403,7 +407,9 @@ class SignalSettings(Section):
 class SecuritySettings(Section):
     """The HTTP API's guard: where API tokens live (default ``<data-dir>/tokens.json``), rate
     limits (``limits`` notation, e.g. ``60/minute``; failed authentications count per address),
-    the request-body ceiling, CORS origins (none: CORS off) and where reloadable configs live."""
+    the request-body ceiling, CORS origins (none: CORS off) and where reloadable configs live.
+    ``require_signed_config``: every config must carry an ed25519 ``.sig`` by one of
+    ``config_public_keys`` (key id -> public key PEM, relative to the config's folder)."""
 
     token_store: str | None = None
     rate_limit_per_token: Annotated[str, Field(pattern=_RATE)] = "300/minute"  # noqa: S105
@@ -412,6 +418,8 @@ class SecuritySettings(Section):
     max_body_bytes: Annotated[int, Field(ge=256)] = 65_536
     cors_origins: tuple[str, ...] = ()
     reload_dir: str | None = None
+    require_signed_config: bool = False
+    config_public_keys: dict[str, str] = Field(default_factory=dict)
 
 
 class ObservabilitySettings(Section):
@@ -497,8 +505,24 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
 
-def load_settings(path: Path | None = None, *, verify_signature: bool = True) -> Settings:
-    """Read, verify and validate a config file (default: ``configs/default.yaml``)."""
+def _verify_signed(path: Path, data: bytes, own: SecuritySettings, trust: Settings | None) -> None:
+    """The ed25519 signature a config needs when it (or ``trust``, the running session's
+    settings, whose keys then decide) requires one; ``ConfigError`` naming why not."""
+    anchor = trust.security if trust is not None else own
+    if not (own.require_signed_config or anchor.require_signed_config):
+        return
+    try:
+        keys = load_public_keys(anchor.config_public_keys, path.resolve().parent)
+        verify_file(path, keys, data)
+    except (SignatureError, KeyFileError) as exc:
+        raise ConfigError(path, [f"signature: {exc}"]) from None
+
+
+def load_settings(
+    path: Path | None = None, *, verify_signature: bool = True, trust: Settings | None = None
+) -> Settings:
+    """Read, verify and validate a config file (default: ``configs/default.yaml``); with
+    ``trust`` (a hot reload), the running settings decide whether and by whom it must be signed."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     try:
         data = path.read_bytes()
@@ -516,10 +540,23 @@ def load_settings(path: Path | None = None, *, verify_signature: bool = True) ->
     if not isinstance(raw, dict):
         raise ConfigError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
     try:
-        return Settings(**raw)
+        settings = Settings(**raw)
     except ValidationError as exc:
         problems = [
             f"{_key_path(err['loc'])}: {err['msg']} (got {err['input']!r})"
             for err in exc.errors(include_url=False)
         ]
         raise ConfigError(path, problems) from exc
+    if verify_signature:
+        _verify_signed(path, data, settings.security, trust)
+    return _with_absolute_keys(settings, path.resolve().parent)
+
+
+def _with_absolute_keys(settings: Settings, base: Path) -> Settings:
+    """Public key paths resolved against the config's folder, so a reload trusts the same files."""
+    keys = settings.security.config_public_keys
+    if not keys:
+        return settings
+    absolute = {key_id: str(base / Path(name).expanduser()) for key_id, name in keys.items()}
+    security = settings.security.model_copy(update={"config_public_keys": absolute})
+    return settings.model_copy(update={"security": security})

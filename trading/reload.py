@@ -5,13 +5,13 @@
 actors: symbols, timeframes, the venue, the router's actors and stores, the LLM flag), so a
 reload applies everything or nothing. ``ConfigFileWatch.poll()`` notices an edit of a config
 file (or of its signature) by mtime and content digest and validates it with ``load_settings``,
-the HMAC check included.
+the signature checks included (the running settings' keys, when it is given them).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,15 @@ class ConfigEdit:
 class ConfigFileWatch:
     """Polls one config file and its ``.sig``; the versions present at start count as seen."""
 
-    def __init__(self, path: Path, overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        overrides: Mapping[str, Any] | None = None,
+        trust: Callable[[], Settings] | None = None,
+    ) -> None:
         self.path = path
         self.overrides = dict(overrides or {})
+        self.trust = trust  # the running settings: whether and by whom a version must be signed
         self._signature = path.with_name(path.name + ".sig")
         self._stamp = self._stat()
         self._seen = self._read()[1]
@@ -126,7 +132,7 @@ class ConfigFileWatch:
             return None
         self._seen = contents
         try:
-            settings = load_settings(self.path)
+            settings = load_settings(self.path, trust=self.trust() if self.trust else None)
         except ConfigError as exc:
             return ConfigEdit(digest, None, str(exc))
         if self.overrides:

@@ -16,7 +16,9 @@ from fastapi.routing import APIRoute
 from serve.app import api
 from serve.auth import Require
 from tests.serve.live_api import LiveApi, live_api
+from trading.config import DEFAULT_CONFIG
 from trading.journal.chain import read
+from trading.security.signing import generate_keypair, sign_file
 from trading.security.tokens import Role, TokenStore, token_id_of
 
 pytestmark = pytest.mark.ray
@@ -129,6 +131,32 @@ def test_reload_outside_the_allowed_files_is_refused(
         assert "security.reload_dir" in answer.json()["detail"]["msg"]
         assert "TOP/SECRET" not in answer.text
         assert "root:" not in answer.text
+
+
+@pytest.mark.parametrize("defect", ["unsigned", "tampered"])
+def test_a_reload_of_a_config_requiring_a_signature_is_refused_unsigned_or_tampered(
+    http: httpx2.Client, live: LiveApi, defect: str
+) -> None:
+    allowed = Path(live.security.reload_dir or "")
+    allowed.mkdir(exist_ok=True)
+    key = generate_keypair(allowed / f"{defect}.pem", allowed / f"{defect}.pub.pem")
+    text = (
+        DEFAULT_CONFIG.read_text()
+        .replace("  require_signed_config: false", "  require_signed_config: true")
+        .replace("  config_public_keys: {}", f"  config_public_keys: {{k1: {defect}.pub.pem}}")
+    )
+    path = allowed / f"{defect}.yaml"
+    path.write_text(text)
+    if defect == "tampered":
+        sign_file(path, key, "k1")
+        path.write_text(text.replace("max_gross_exposure_pct: 20.0", "max_gross_exposure_pct: 9"))
+    answer = http.post(
+        "/v1/config/reload", json={"path": str(path)}, headers=live.headers(Role.ADMIN)
+    )
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["detail"]["problems"]
+    assert problem["key"] == "signature"
+    assert defect in problem["msg"]
 
 
 def test_oversized_body_is_413_naming_the_limit(http: httpx2.Client, live: LiveApi) -> None:

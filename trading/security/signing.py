@@ -148,9 +148,10 @@ def sign_file(path: Path, private_key: Ed25519PrivateKey, key_id: str) -> Path:
     )
 
 
-def verify_file(path: Path, public_keys: PublicKeys) -> str:
-    """The key id that signed ``path``; raises ``UnsignedError``, ``UnknownKeyIdError``,
-    ``MalformedSignatureError`` or ``TamperedError`` naming the file."""
+def verify_file(path: Path, public_keys: PublicKeys, data: bytes | None = None) -> str:
+    """The key id that signed ``path`` (or ``data``, its bytes as already read); raises
+    ``UnsignedError``, ``UnknownKeyIdError``, ``MalformedSignatureError`` or ``TamperedError``
+    naming the file."""
     subject = str(path)
     sig_path = signature_path(path)
     if not sig_path.exists():
@@ -161,9 +162,21 @@ def verify_file(path: Path, public_keys: PublicKeys) -> str:
         raise MalformedSignatureError(subject, f"{sig_path.name} is not JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("algorithm") != ALGORITHM:
         raise MalformedSignatureError(subject, f"{sig_path.name} is not an {ALGORITHM} signature")
-    return _check(
-        subject, path.read_bytes(), document.get("key_id"), document.get("signature"), public_keys
-    )
+    message = path.read_bytes() if data is None else data
+    return _check(subject, message, document.get("key_id"), document.get("signature"), public_keys)
+
+
+def load_public_keys(paths: Mapping[str, str], base: Path) -> dict[str, Ed25519PublicKey]:
+    """Public keys by key id from PEM files (a relative path is relative to ``base``)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for key_id, name in paths.items():
+        path = base / Path(name).expanduser()
+        try:
+            keys[key_id] = load_public_key(path)
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise KeyFileError(f"public key {key_id!r} ({path}): {detail}") from None
+    return keys
 
 
 # --------------------------------------------------------------------------- journal checkpoints
