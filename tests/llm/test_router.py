@@ -405,3 +405,19 @@ def test_unknown_request_class_is_a_precise_error() -> None:
     router = LLMRouter(RouterSettings(), environ={})
     with pytest.raises(UnknownRequestClassError, match="request_class 'scalp' has no policy"):
         asyncio.run(router.opinion(request(request_class="scalp")))
+
+
+def test_session_modules_load_no_provider_sdk_until_a_model_is_built() -> None:
+    """Every Ray worker imports the actors: the three SDKs (seconds to import) load only in a
+    process that builds a client of their provider."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, actors.session, actors.symbol, trading.llm;"
+        "print(sorted({'anthropic', 'openai', 'mistralai'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
