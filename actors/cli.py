@@ -240,11 +240,53 @@ def _audit_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"audit error: {args.path}: {exc.strerror}", file=sys.stderr)
         return 2
-    if report.ok:
-        print(f"{args.path}: ok, {report.records} records, head {report.last_hash[:16]}")
-        return 0
-    print(f"{args.path}: TAMPERED at {report.first_bad}", file=sys.stderr)
-    return 1
+    if not report.ok:
+        print(f"{args.path}: TAMPERED at {report.first_bad}", file=sys.stderr)
+        return 1
+    print(f"{args.path}: ok, {report.records} records, head {report.last_hash[:16]}")
+    return _audit_checkpoints(args) if args.public_key else 0
+
+
+def _audit_checkpoints(args: argparse.Namespace) -> int:
+    """The journal's signed checkpoints against ``--public-key``: 0 if they verify, 1 naming
+    the first checkpoint or record where they part (a rewritten chain), or none signed."""
+    from trading.journal.chain import read
+    from trading.security.signing import (
+        SignatureError,
+        checkpoints_path,
+        read_checkpoints,
+        verify_checkpoints,
+    )
+
+    path = checkpoints_path(args.path)
+    try:
+        checkpoints = list(read_checkpoints(path)) if path.exists() else []
+        report = verify_checkpoints(read(args.path), checkpoints, _public_keys(args.public_key))
+    except SignatureError as exc:
+        print(f"{args.path}: TAMPERED: {exc}", file=sys.stderr)
+        return 1
+    tail = report.records - report.covered
+    print(
+        f"{path}: ok, {report.checkpoints} signed checkpoints vouch for records 0-"
+        f"{report.covered - 1}; {tail} later records not yet signed"
+    )
+    return 0
+
+
+def _public_keys(specs: Sequence[str]) -> dict[str, Any]:
+    """``--public-key [ID=]FILE`` as key id -> key (the id derived from the key if not given)."""
+    from trading.security.signing import key_id_of, load_public_key
+
+    keys = {}
+    for spec in specs:
+        key_id, sep, name = spec.rpartition("=")
+        try:
+            key = load_public_key(Path(name))
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise KeyFileError(f"--public-key {name}: {detail}") from None
+        keys[key_id if sep else key_id_of(key)] = key
+    return keys
 
 
 def _audit_replay(args: argparse.Namespace) -> int:
@@ -337,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help=f"exit 0 if intact, 1 naming the first bad record (${JOURNAL_KEY_ENV})"
     )
     audit_verify.add_argument("path", type=Path, metavar="PATH")
+    audit_verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="[ID=]FILE",
+        help="also verify PATH.checkpoints: ed25519 signatures over the chain (repeatable)",
+    )
     audit_verify.set_defaults(handler=_audit_verify)
     audit_replay = audit_commands.add_parser(
         "replay", help="re-run the pipeline from a journal and compare every risk decision"

@@ -409,7 +409,9 @@ class SecuritySettings(Section):
     limits (``limits`` notation, e.g. ``60/minute``; failed authentications count per address),
     the request-body ceiling, CORS origins (none: CORS off) and where reloadable configs live.
     ``require_signed_config``: every config must carry an ed25519 ``.sig`` by one of
-    ``config_public_keys`` (key id -> public key PEM, relative to the config's folder)."""
+    ``config_public_keys`` (key id -> public key PEM, relative to the config's folder).
+    ``journal_signing_key``: an ed25519 private key (PEM, 0600) that signs the journal's chain
+    head every ``journal_checkpoint_every`` records (``raytrader audit verify --public-key``)."""
 
     token_store: str | None = None
     rate_limit_per_token: Annotated[str, Field(pattern=_RATE)] = "300/minute"  # noqa: S105
@@ -420,6 +422,9 @@ class SecuritySettings(Section):
     reload_dir: str | None = None
     require_signed_config: bool = False
     config_public_keys: dict[str, str] = Field(default_factory=dict)
+    journal_signing_key: str | None = None
+    journal_signing_key_id: str | None = None
+    journal_checkpoint_every: Annotated[int, Field(ge=1)] = 1000
 
 
 class ObservabilitySettings(Section):
@@ -553,10 +558,17 @@ def load_settings(
 
 
 def _with_absolute_keys(settings: Settings, base: Path) -> Settings:
-    """Public key paths resolved against the config's folder, so a reload trusts the same files."""
-    keys = settings.security.config_public_keys
-    if not keys:
+    """Key paths resolved against the config's folder, so a reload trusts the same files."""
+    own = settings.security
+    if not own.config_public_keys and own.journal_signing_key is None:
         return settings
-    absolute = {key_id: str(base / Path(name).expanduser()) for key_id, name in keys.items()}
-    security = settings.security.model_copy(update={"config_public_keys": absolute})
-    return settings.model_copy(update={"security": security})
+    keys = {
+        key_id: str(base / Path(name).expanduser())
+        for key_id, name in own.config_public_keys.items()
+    }
+    journal_key = own.journal_signing_key
+    update = {
+        "config_public_keys": keys,
+        "journal_signing_key": str(base / Path(journal_key).expanduser()) if journal_key else None,
+    }
+    return settings.model_copy(update={"security": own.model_copy(update=update)})

@@ -8,7 +8,7 @@ events, in order, for re-running the pipeline.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -103,15 +103,24 @@ def _payload(event: Recordable) -> dict[str, Any]:
 class Recorder:
     """Journal + store, written together; the journal line always comes first."""
 
-    def __init__(self, journal: Journal, store: Store) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        store: Store,
+        on_append: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        """``on_append`` sees each journal record as written (the signed checkpoints)."""
         self.journal = journal
         self.store = store
+        self.on_append = on_append
 
     def record(self, events: Sequence[Recordable], ts: datetime | None = None) -> int:
         """Append a batch (one bar's worth); returns the journal's record count after it."""
         moment = ts or datetime.now(UTC)
         for event in events:
-            self.journal.append(_KIND_OF[type(event)], _payload(event), ts=moment)
+            written = self.journal.append(_KIND_OF[type(event)], _payload(event), ts=moment)
+            if self.on_append is not None:
+                self.on_append(written)
         self._store(events)
         return self.journal.records
 

@@ -207,14 +207,20 @@ class CheckpointSigner:
     """Follows the journal record by record and signs a checkpoint after every ``every`` records
     (a live journal calls ``observe`` after each append)."""
 
-    def __init__(self, private_key: Ed25519PrivateKey, key_id: str, every: int) -> None:
+    def __init__(
+        self,
+        private_key: Ed25519PrivateKey,
+        key_id: str,
+        every: int,
+        resume: tuple[int, str] = (0, GENESIS),
+    ) -> None:
+        """``resume``: the record count and last hash of a reopened journal, to continue at."""
         if every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         self._key = private_key
         self.key_id = key_id
         self.every = every
-        self._seq = 0
-        self._prev = GENESIS
+        self._seq, self._prev = resume
 
     def observe(self, record: Mapping[str, Any]) -> Checkpoint | None:
         digest = record_hash(record)
@@ -246,6 +252,39 @@ def write_checkpoints(path: Path, checkpoints: Iterable[Checkpoint]) -> Path:
 def append_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(canonical(asdict(checkpoint)).decode() + "\n")
+
+
+def checkpoints_path(journal: Path) -> Path:
+    """Where a journal's signed checkpoints live: ``journal.jsonl.checkpoints`` beside it."""
+    return journal.with_name(journal.name + ".checkpoints")
+
+
+class CheckpointLog:
+    """A live journal's checkpoint file: ``observe`` each appended record, and every
+    ``every``-th one is signed and appended. Reopened, it continues at the journal's tail and
+    drops checkpoints past it (left by a batch a crash cut short and the journal truncated)."""
+
+    def __init__(self, signer: CheckpointSigner, path: Path, records: int) -> None:
+        self.signer = signer
+        self.path = path
+        if path.exists():
+            kept = [c for c in read_checkpoints(path) if c.seq < records]
+            write_checkpoints(path, kept)
+
+    @classmethod
+    def open(
+        cls, journal: Path, key_file: Path, key_id: str | None, every: int, tail: tuple[int, str]
+    ) -> CheckpointLog:
+        """Signing with the 0600 PEM ``key_file`` (key id default: derived from the key) after
+        a journal at ``tail`` (its record count and last hash)."""
+        key = load_private_key(key_file)
+        signer = CheckpointSigner(key, key_id or key_id_of(key.public_key()), every, tail)
+        return cls(signer, checkpoints_path(journal), tail[0])
+
+    def observe(self, record: Mapping[str, Any]) -> None:
+        checkpoint = self.signer.observe(record)
+        if checkpoint is not None:
+            append_checkpoint(self.path, checkpoint)
 
 
 def read_checkpoints(path: Path) -> Iterator[Checkpoint]:
