@@ -71,6 +71,23 @@ live data; refresh from the venue before trading real money). ``tests/execution/
 checks them against the shared real data: every price lies on the tick grid."""
 
 
+BINANCE_USDM: Mapping[str, InstrumentSpec] = MappingProxyType(
+    {
+        spec.symbol: spec
+        for spec in (
+            _spec("BTC/USDT:USDT", "0.1", "0.001", "0.001", "100"),
+            _spec("ETH/USDT:USDT", "0.01", "0.001", "0.001", "20"),
+            _spec("SOL/USDT:USDT", "0.01", "1", "1", "5"),
+            _spec("BNB/USDT:USDT", "0.01", "0.01", "0.01", "5"),
+            _spec("XRP/USDT:USDT", "0.0001", "0.1", "0.1", "5"),
+            _spec("LTC/USDT:USDT", "0.01", "0.001", "0.001", "20"),
+        )
+    }
+)
+"""Binance USDⓈ-M ``GET /fapi/v1/exchangeInfo`` filters of the same six perpetuals as of
+``SNAPSHOT_DATE`` (the paper exchange's default; a live session reads the venue's own)."""
+
+
 def binance_spot(symbol: str) -> InstrumentSpec:
     """The Binance spot filters of ``symbol`` (``BTC/USDT``)."""
     try:
@@ -79,6 +96,20 @@ def binance_spot(symbol: str) -> InstrumentSpec:
         known = ", ".join(sorted(BINANCE_SPOT))
         raise UnknownInstrumentError(
             f"symbol {symbol!r} has no Binance filters; known: {known}"
+        ) from None
+
+
+def binance_default(symbol: str) -> InstrumentSpec:
+    """The snapshot filters of ``symbol``: USDⓈ-M for a settled symbol (``BTC/USDT:USDT``),
+    spot otherwise."""
+    if ":" not in symbol:
+        return binance_spot(symbol)
+    try:
+        return BINANCE_USDM[symbol]
+    except KeyError:
+        known = ", ".join(sorted(BINANCE_USDM))
+        raise UnknownInstrumentError(
+            f"symbol {symbol!r} has no Binance USDⓈ-M filters; known: {known}"
         ) from None
 
 

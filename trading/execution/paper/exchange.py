@@ -34,10 +34,11 @@ from trading.execution.matching import (
     trade_fee,
 )
 from trading.execution.paper.bars import BarError, PaperBar, check_bar
-from trading.execution.rules import binance_spot_rules
-from trading.market.instruments import venue_symbol
+from trading.market.instruments import binance_default, venue_symbol
 
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")
+PRICED_TYPES = frozenset({"LIMIT", "STOP_LOSS_LIMIT"})
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT"})
 INITIAL_QUOTE = Decimal(1_000_000_000)
 
 
@@ -76,6 +77,16 @@ class PaperTrade:
     time_ms: int
     is_buyer: bool
     is_maker: bool
+
+    def fill_json(self) -> dict[str, Any]:
+        """The trade as a ``FULL`` order answer lists it under ``fills``."""
+        return {
+            "price": _text(self.price),
+            "qty": _text(self.qty),
+            "commission": _text(self.commission),
+            "commissionAsset": self.commission_asset,
+            "tradeId": self.trade_id,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +133,10 @@ class PaperOrder:
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
 
+    @property
+    def average_price(self) -> Decimal:
+        return self.quote / self.executed if self.executed else Decimal(0)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
@@ -154,7 +169,12 @@ class PaperExchange:
 
     ``bars`` maps each tradable symbol to its bars; an empty sequence makes a symbol whose bars
     arrive later through ``append_bars``. Either way the first bar held is the current one
-    until the clock moves, so appended bars match exactly as the same bars loaded up front."""
+    until the clock moves, so appended bars match exactly as the same bars loaded up front.
+    Subclasses (the USDⓈ-M futures account) change the order types and how a trade settles."""
+
+    order_types: tuple[str, ...] = ORDER_TYPES
+    priced_types: frozenset[str] = PRICED_TYPES
+    stop_types: frozenset[str] = STOP_TYPES
 
     def __init__(
         self,
@@ -169,7 +189,7 @@ class PaperExchange:
     ) -> None:
         self.bars = {venue_symbol(s): list(b) for s, b in bars.items()}
         unified = {venue_symbol(s): s for s in bars}
-        rules = rules or {s: binance_spot_rules(s) for s in bars}
+        rules = rules or {s: default_rules(s) for s in bars}
         self.rules = {venue_symbol(s): r for s, r in rules.items()}
         self.assets = {v: tuple(u.partition(":")[0].split("/")) for v, u in unified.items()}
         self.maker_fee_rate, self.taker_fee_rate = maker_fee_rate, taker_fee_rate
@@ -287,15 +307,16 @@ class PaperExchange:
         if side not in ("BUY", "SELL"):
             raise BinanceError(400, -1102, "Param 'side' must be BUY or SELL.")
         order_type = required_param(params, "type")
-        if order_type not in ORDER_TYPES:
+        if order_type not in self.order_types:
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_id = params.get("newClientOrderId") or f"paper-{self._next_order_id}"
         if client_id in self.orders:
             self.duplicate_attempts += 1
             raise BinanceError(400, -2010, "Duplicate order sent.")
         quantity = decimal_param(params, "quantity")
-        price = decimal_param(params, "price") if "LIMIT" in order_type else None
-        stop = decimal_param(params, "stopPrice") if order_type.startswith("STOP") else None
+        price = decimal_param(params, "price") if order_type in self.priced_types else None
+        stop = decimal_param(params, "stopPrice") if order_type in self.stop_types else None
+        self._check_order(symbol, side, quantity, params)
         tif = params.get("timeInForce", "GTC") if price is not None else "GTC"
         if tif not in ("GTC", "IOC", "FOK"):
             raise BinanceError(400, -1115, "Invalid timeInForce.")
@@ -322,6 +343,11 @@ class PaperExchange:
             order.status = "EXPIRED"
             self._report(order, "EXPIRED")
         return order
+
+    def _check_order(
+        self, symbol: str, side: str, quantity: Decimal, params: Mapping[str, str]
+    ) -> None:
+        """A venue's own acceptance rules beyond the filters (spot: none; futures: reduce-only)."""
 
     def _check_filters(
         self, symbol: str, quantity: Decimal, price: Decimal | None, stop: Decimal | None
@@ -394,7 +420,7 @@ class PaperExchange:
             return
         budget.spend(quantity)
         rate = self.maker_fee_rate if maker else self.taker_fee_rate
-        base, quote = self.assets[order.symbol]
+        quote = self.assets[order.symbol][1]
         commission = trade_fee(price, quantity, rate)
         now = self.event_time_ms()
         trade = PaperTrade(
@@ -415,10 +441,39 @@ class PaperExchange:
         order.quote += price * quantity
         order.updated_ms = now
         order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
-        sign = 1 if order.side == "BUY" else -1
-        self.balances[base] += sign * quantity
-        self.balances[quote] -= sign * price * quantity + commission
+        self._settle(order, trade)
         self._report(order, "TRADE", trade)
+
+    def _settle(self, order: PaperOrder, trade: PaperTrade) -> None:
+        """Spot: the base asset in or out, the quote asset out or in less the fee."""
+        base, quote = self.assets[order.symbol]
+        sign = 1 if order.side == "BUY" else -1
+        self.balances[base] += sign * trade.qty
+        self.balances[quote] -= sign * trade.price * trade.qty + trade.commission
+
+    def locked(self) -> dict[str, Decimal]:
+        """What open orders hold: a buy its quote at its limit (or stop), a sell its base."""
+        held = dict.fromkeys(self.balances, Decimal(0))
+        for order in self.orders.values():
+            if not order.is_open:
+                continue
+            base, quote = self.assets[order.symbol]
+            if order.side == "SELL":
+                held[base] += order.remaining
+            else:
+                reference = order.price or order.stop_price or self.bar(order.symbol).close
+                held[quote] += reference * order.remaining
+        return held
+
+    def open_orders(self, symbol: str | None) -> list[PaperOrder]:
+        """``GET openOrders``: open orders of ``symbol`` (or all), oldest first."""
+        return [o for o in self.all_orders(symbol) if o.is_open]
+
+    def all_orders(self, symbol: str | None) -> list[PaperOrder]:
+        if symbol is not None and symbol not in self.bars:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        chosen = (o for o in self.orders.values() if symbol is None or o.symbol == symbol)
+        return sorted(chosen, key=lambda o: o.order_id)
 
     def _report(self, order: PaperOrder, execution: str, trade: PaperTrade | None = None) -> None:
         now = self.event_time_ms()
@@ -482,6 +537,18 @@ class PaperExchange:
                 for cid, o in self.orders.items()
             },
         }
+
+
+def default_rules(symbol: str) -> InstrumentRules:
+    """The instrument snapshot's filters of ``symbol`` (spot, or USDⓈ-M when settled)."""
+    spec = binance_default(symbol)
+    return InstrumentRules(
+        symbol=symbol,
+        tick_size=spec.tick_size,
+        lot_size=spec.lot_size,
+        min_quantity=spec.min_qty,
+        min_notional=spec.min_notional,
+    )
 
 
 def required_param(params: Mapping[str, str], name: str) -> str:

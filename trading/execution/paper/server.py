@@ -26,8 +26,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from trading.contracts import now_ms
 from trading.execution.binance import signature
+from trading.execution.paper import market_data
 from trading.execution.paper.bars import BarError, PaperBar
 from trading.execution.paper.exchange import BinanceError, Faults, PaperExchange, required_param
+from trading.execution.paper.futures import PaperFuturesExchange
 
 API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{64}")  # Binance API keys: 64 letters and digits
 MAX_RECV_WINDOW_MS = 60_000
@@ -53,6 +55,17 @@ def _decimal_text(value: object) -> object:
 
 
 DecimalText = Annotated[Decimal, BeforeValidator(_decimal_text), Field(allow_inf_nan=False)]
+
+
+def order_trade_update(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A spot-shaped execution report as the USDⓈ-M user stream sends it
+    (``ORDER_TRADE_UPDATE``, the order under ``o``, one-way position side ``BOTH``)."""
+    keys = ("s", "c", "S", "o", "f", "q", "p", "P", "x", "X", "i", "l", "z", "L", "n", "N", "T")
+    order = {key: report[key] for key in keys}
+    order.update({"sp": report["P"], "ap": "0", "t": report["t"], "m": report["m"]})
+    order.update({"R": False, "ps": "BOTH", "rp": "0"})
+    del order["P"]
+    return {"e": "ORDER_TRADE_UPDATE", "E": report["E"], "T": report["T"], "o": order}
 
 
 class BarIn(BaseModel):
@@ -86,20 +99,25 @@ class PaperServer:
         port: int = 0,
         api_key: str | None = None,
         api_secret: str | None = None,
+        futures: PaperFuturesExchange | None = None,
     ) -> None:
         """With ``api_key`` and ``api_secret`` every SIGNED endpoint requires that key in
-        ``X-MBX-APIKEY``, a valid signature and a timestamp within its recvWindow."""
+        ``X-MBX-APIKEY``, a valid signature and a timestamp within its recvWindow. With
+        ``futures`` the USDⓈ-M API (``/fapi/...``) serves that account too."""
         if (api_key is None) != (api_secret is None):
             raise ValueError("api_key and api_secret go together")
         if api_key is not None and not API_KEY_FORMAT.fullmatch(api_key):
             raise ValueError("api_key: expected 64 letters and digits")
         self._api_key, self._api_secret = api_key, api_secret
         self.exchange = exchange
+        self.futures = futures
         self.bar_interval_ms = bar_interval_ms
         self.host, self.port = host, port
         self.outage_until = 0.0
         self._sockets: set[web.WebSocketResponse] = set()
         self._queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
+        self._futures_queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
+        self.futures_listen_keys: set[str] = set()
         self._closing = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -109,6 +127,13 @@ class PaperServer:
             [
                 web.get("/api/v3/ping", self._ping),
                 web.get("/api/v3/time", self._time),
+                web.get("/api/v3/exchangeInfo", self._exchange_info),
+                web.get("/api/v3/klines", self._public(market_data.klines)),
+                web.get("/api/v3/ticker/price", self._public(market_data.ticker_price)),
+                web.get("/api/v3/ticker/24hr", self._public(market_data.ticker_24hr)),
+                web.get("/api/v3/depth", self._public(market_data.depth)),
+                web.get("/api/v3/openOrders", self._open_orders),
+                web.get("/api/v3/allOrders", self._all_orders),
                 web.post("/api/v3/order", self._place),
                 web.get("/api/v3/order", self._query),
                 web.delete("/api/v3/order", self._cancel),
@@ -124,6 +149,10 @@ class PaperServer:
                 web.post("/_paper/bars", self._append_bars),
             ]
         )
+        if futures is not None:
+            from trading.execution.paper.futures_routes import FuturesRoutes
+
+            app.add_routes(FuturesRoutes(self, futures).routes())
         self.app = app
 
     @property
@@ -203,18 +232,18 @@ class PaperServer:
 
     # ----------------------------------------------------------------- handlers
 
-    async def _params(self, request: web.Request) -> dict[str, str]:
+    async def params(self, request: web.Request) -> dict[str, str]:
         """A SIGNED endpoint's parameters (query string and form body), authenticated."""
         params = dict(request.query)
         body = await request.text() if request.can_read_body else ""
         params.update(parse_qsl(body, keep_blank_values=True))
         if self._api_secret is not None:
-            self._check_api_key(request)
+            self.check_api_key(request)
             self._check_signature(request.rel_url.raw_query_string, body, params)
         self._check_window(params)
         return params
 
-    def _check_api_key(self, request: web.Request) -> None:
+    def check_api_key(self, request: web.Request) -> None:
         if self._api_key is None:
             return
         key = request.headers.get("X-MBX-APIKEY", "")
@@ -259,10 +288,35 @@ class PaperServer:
     async def _time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": now_ms()})
 
+    async def _exchange_info(self, request: web.Request) -> web.Response:
+        info = market_data.exchange_info(
+            self.exchange, request.query, futures=False, server_time_ms=now_ms()
+        )
+        return web.json_response(info)
+
+    def _public(self, view: Any, futures: bool = False) -> Any:
+        """A public market-data endpoint answering ``view(exchange, query)``."""
+
+        async def handler(request: web.Request) -> web.Response:
+            exchange = self.futures if futures and self.futures is not None else self.exchange
+            return web.json_response(view(exchange, request.query))
+
+        return handler
+
+    async def _open_orders(self, request: web.Request) -> web.Response:
+        params = await self.params(request)
+        orders = self.exchange.open_orders(params.get("symbol"))
+        return web.json_response([o.to_json() for o in orders])
+
+    async def _all_orders(self, request: web.Request) -> web.Response:
+        params = await self.params(request)
+        orders = self.exchange.all_orders(required_param(params, "symbol"))
+        return web.json_response([o.to_json() for o in orders])
+
     async def _place(self, request: web.Request) -> web.Response:
-        params = await self._params(request)
+        params = await self.params(request)
         order = self.exchange.place(params)
-        self._publish()
+        self.publish()
         faults = self.exchange.faults
         if (
             faults.timeout_after_accept
@@ -270,26 +324,28 @@ class PaperServer:
         ):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), faults.hang_s)
-        return web.json_response({**order.to_json(), "transactTime": order.created_ms})
+        fills = [t.fill_json() for t in order.trades]
+        answer = {**order.to_json(), "transactTime": order.created_ms, "fills": fills}
+        return web.json_response(answer)
 
     async def _query(self, request: web.Request) -> web.Response:
-        order = self.exchange.order(await self._params(request), -2013, "Order does not exist.")
+        order = self.exchange.order(await self.params(request), -2013, "Order does not exist.")
         return web.json_response(order.to_json())
 
     async def _cancel(self, request: web.Request) -> web.Response:
-        order = self.exchange.cancel(await self._params(request))
-        self._publish()
-        return web.json_response(order.to_json())
+        order = self.exchange.cancel(await self.params(request))
+        self.publish()
+        return web.json_response({**order.to_json(), "origClientOrderId": order.client_order_id})
 
     async def _amend(self, request: web.Request) -> web.Response:
-        order = self.exchange.amend(await self._params(request))
-        self._publish()
+        order = self.exchange.amend(await self.params(request))
+        self.publish()
         return web.json_response(
             {"transactTime": order.updated_ms, "executionId": 0, "amendedOrder": order.to_json()}
         )
 
     async def _trades(self, request: web.Request) -> web.Response:
-        params = await self._params(request)
+        params = await self.params(request)
         symbol = required_param(params, "symbol")
         order_id = params.get("orderId")
         trades = [
@@ -301,15 +357,27 @@ class PaperServer:
         return web.json_response(sorted(trades, key=lambda t: t["id"]))
 
     async def _account(self, request: web.Request) -> web.Response:
-        await self._params(request)
+        await self.params(request)
+        locked = self.exchange.locked()
         balances = [
-            {"asset": a, "free": format(v, "f"), "locked": "0"}
+            {"asset": a, "free": format(v - locked[a], "f"), "locked": format(locked[a], "f")}
             for a, v in self.exchange.balances.items()
         ]
-        return web.json_response({"accountType": "SPOT", "balances": balances})
+        answer = {
+            "makerCommission": 10,
+            "takerCommission": 10,
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "updateTime": now_ms(),
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+        }
+        return web.json_response(answer)
 
     async def _listen_key(self, request: web.Request) -> web.Response:
-        self._check_api_key(request)  # a USER_STREAM endpoint: the key, no signature
+        self.check_api_key(request)  # a USER_STREAM endpoint: the key, no signature
         return web.json_response({"listenKey": f"paper{self.exchange.random.getrandbits(64):x}"})
 
     async def _user_stream(self, request: web.Request) -> web.WebSocketResponse:
@@ -317,7 +385,9 @@ class PaperServer:
         await socket.prepare(request)
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._sockets.add(socket)
-        self._queues[socket] = queue
+        futures = request.match_info["listen_key"] in self.futures_listen_keys
+        queues = self._futures_queues if futures else self._queues
+        queues[socket] = queue
         writer = asyncio.get_running_loop().create_task(self._write(socket, queue))
         try:
             async for message in socket:
@@ -326,7 +396,7 @@ class PaperServer:
         finally:
             writer.cancel()
             self._sockets.discard(socket)
-            self._queues.pop(socket, None)
+            queues.pop(socket, None)
         return socket
 
     async def _write(self, socket: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
@@ -337,22 +407,32 @@ class PaperServer:
                 await asyncio.sleep(latency)
             await socket.send_str(payload)
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
         for report in self.exchange.take_reports():
             payload = json.dumps(report)
             for queue in self._queues.values():
                 queue.put_nowait(payload)
+        if self.futures is None:
+            return
+        for report in self.futures.take_reports():
+            payload = json.dumps(order_trade_update(report))
+            for queue in self._futures_queues.values():
+                queue.put_nowait(payload)
+
+    def _exchanges(self) -> list[PaperExchange]:
+        return [self.exchange] if self.futures is None else [self.exchange, self.futures]
 
     async def _clock(self) -> None:
         while True:
             await asyncio.sleep(self.bar_interval_ms / 1000)
-            self.exchange.step()
-            self._publish()
+            for exchange in self._exchanges():
+                exchange.step()
+            self.publish()
 
     def advance_to(self, until_ms: int) -> int:
         """Drive the market clock from a replay (with ``bar_interval_ms=0``); pushes reports."""
-        stepped = self.exchange.advance_to(until_ms)
-        self._publish()
+        stepped = sum(exchange.advance_to(until_ms) for exchange in self._exchanges())
+        self.publish()
         return stepped
 
     async def _advance_clock(self, request: web.Request) -> web.Response:
