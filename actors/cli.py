@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from actors.orchestrator import Handles, SessionProgress
     from actors.session import SessionOptions
     from trading.journal.rerun import RerunReport
+    from trading.security.compliance import ComplianceReport
+    from trading.security.signing import Checkpoint, PublicKeys
 
 Handler = Callable[[argparse.Namespace], int]
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
@@ -251,29 +254,23 @@ def _audit_checkpoints(args: argparse.Namespace) -> int:
     """The journal's signed checkpoints against ``--public-key``: 0 if they verify, 1 naming
     the first checkpoint or record where they part (a rewritten chain), or none signed."""
     from trading.journal.chain import read
-    from trading.security.signing import (
-        SignatureError,
-        checkpoints_path,
-        read_checkpoints,
-        verify_checkpoints,
-    )
+    from trading.security.signing import SignatureError, verify_checkpoints
 
-    path = checkpoints_path(args.path)
+    checkpoints, keys = _checkpoints_of(args.path, args.public_key)
     try:
-        checkpoints = list(read_checkpoints(path)) if path.exists() else []
-        report = verify_checkpoints(read(args.path), checkpoints, _public_keys(args.public_key))
+        report = verify_checkpoints(read(args.path), checkpoints, keys)
     except SignatureError as exc:
         print(f"{args.path}: TAMPERED: {exc}", file=sys.stderr)
         return 1
     tail = report.records - report.covered
     print(
-        f"{path}: ok, {report.checkpoints} signed checkpoints vouch for records 0-"
+        f"{args.path}: {report.checkpoints} signed checkpoints vouch for records 0-"
         f"{report.covered - 1}; {tail} later records not yet signed"
     )
     return 0
 
 
-def _public_keys(specs: Sequence[str]) -> dict[str, Any]:
+def _public_keys(specs: Sequence[str]) -> PublicKeys:
     """``--public-key [ID=]FILE`` as key id -> key (the id derived from the key if not given)."""
     from trading.security.signing import key_id_of, load_public_key
 
@@ -287,6 +284,59 @@ def _public_keys(specs: Sequence[str]) -> dict[str, Any]:
             raise KeyFileError(f"--public-key {name}: {detail}") from None
         keys[key_id if sep else key_id_of(key)] = key
     return keys
+
+
+def _utc_moment(text: str) -> datetime:
+    """``--from``/``--to``: an ISO date or time; without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _report_compliance(args: argparse.Namespace) -> int:
+    """CSV and HTML of every order and config change in ``[--from, --to)``; exit 1 when the
+    chain (or, with ``--public-key``, its signed checkpoints) does not verify."""
+    from trading.security.compliance import build_report, write_csv, write_html
+
+    journal = args.journal or args.data_dir / "journal.jsonl"
+    if not journal.is_file():
+        print(f"report error: {journal}: no such journal", file=sys.stderr)
+        return 2
+    key = os.environ.get(JOURNAL_KEY_ENV)
+    checkpoints = _checkpoints_of(journal, args.public_key) if args.public_key else None
+    hmac_key = key.encode() if key else None
+    period = (args.period_from, args.period_to)
+    report = build_report(journal, hmac_key, *period, checkpoints=checkpoints)
+    paths = write_csv(report, args.template, args.out)
+    paths.append(write_html(report, args.template, args.out / "report.html"))
+    return _report_verdict(report, paths)
+
+
+def _checkpoints_of(journal: Path, specs: Sequence[str]) -> tuple[list[Checkpoint], PublicKeys]:
+    from trading.security.signing import checkpoints_path, read_checkpoints
+
+    path = checkpoints_path(journal)
+    return (list(read_checkpoints(path)) if path.exists() else []), _public_keys(specs)
+
+
+def _report_verdict(report: ComplianceReport, paths: Sequence[Path]) -> int:
+    coverage = report.coverage
+    span = (
+        f"records {coverage.first_seq}-{coverage.last_seq}"
+        if coverage.last_seq is not None
+        else "no records"
+    )
+    print(
+        f"{len(report.orders)} orders, {len(report.config_changes)} config changes, {span} "
+        f"(hash {coverage.hash_last[:16]}); chain verified: "
+        f"{'yes' if coverage.chain_verified else 'NO: ' + str(coverage.chain_problem)}; "
+        f"signed checkpoints: {coverage.signed_checkpoints}"
+    )
+    print("\n".join(map(str, paths)))
+    failed = coverage.signed_checkpoints.startswith("FAILED")
+    return 0 if coverage.chain_verified and not failed else 1
 
 
 def _audit_replay(args: argparse.Namespace) -> int:
@@ -387,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also verify PATH.checkpoints: ed25519 signatures over the chain (repeatable)",
     )
     audit_verify.set_defaults(handler=_audit_verify)
+    _add_report(commands)
     audit_replay = audit_commands.add_parser(
         "replay", help="re-run the pipeline from a journal and compare every risk decision"
     )
@@ -466,6 +517,25 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
     backtest.set_defaults(handler=_backtest)
     return parser
+
+
+def _add_report(commands: Any) -> None:
+    from trading.security.compliance import TEMPLATES
+
+    report = commands.add_parser("report", help="reports from the audit journal")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    compliance = report_commands.add_parser(
+        "compliance", help="CSV + HTML of every order and config change, with the hash range"
+    )
+    where = compliance.add_mutually_exclusive_group()
+    where.add_argument("--journal", type=Path, default=None, metavar="FILE")
+    where.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
+    compliance.add_argument("--from", dest="period_from", type=_utc_moment, default=None)
+    compliance.add_argument("--to", dest="period_to", type=_utc_moment, default=None)
+    compliance.add_argument("--template", choices=sorted(TEMPLATES), default="generic")
+    compliance.add_argument("--out", type=Path, default=Path("compliance-report"), metavar="DIR")
+    compliance.add_argument("--public-key", action="append", default=[], metavar="[ID=]FILE")
+    compliance.set_defaults(handler=_report_compliance)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
