@@ -279,8 +279,11 @@ class RouterSettings(Section):
 class VenueKind(StrEnum):
     PAPER = "paper"
     BINANCE_SPOT = "binance_spot"
-    BINANCE_FUTURES = "binance_futures"
+    BINANCE_USDM = "binance_usdm"
     CCXT = "ccxt"
+
+
+VenueUrl = Annotated[str, Field(pattern=r"^(https?|wss?)://[^\s]+$")]
 
 
 class VenueCredentials(BaseModel):
@@ -306,6 +309,18 @@ class VenueSettings(Section):
         "RAYTRADER_VENUE_API_SECRET"  # noqa: S105 - a variable's name, not a secret
     )
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5_000
+    rest_url: VenueUrl | None = None  # None: the kind's testnet or production REST base
+    ws_api_url: VenueUrl | None = None  # None: its WebSocket API
+    stream_url: VenueUrl | None = None  # None: its market-stream host
+
+    @model_validator(mode="after")
+    def _known_exchange(self) -> Self:
+        """``kind: ccxt`` names one of ``ccxt.exchanges`` (ccxt is the ``ccxt`` extra)."""
+        if self.kind is VenueKind.CCXT:
+            from trading.execution.ccxt_venue import check_exchange_id
+
+            check_exchange_id(self.exchange)
+        return self
 
     def credentials(self) -> VenueCredentials | None:
         """The key and secret from ``api_key_env``/``api_secret_env``; None if neither is set,

@@ -53,7 +53,7 @@ from trading.execution.retry import (
     VenueRejected,
 )
 from trading.execution.venue import PlaceAck
-from trading.market.instruments import venue_symbol
+from trading.market.instruments import InstrumentSpec, specs_from_exchange_info, venue_symbol
 
 ORDER_TYPES = {
     OrderType.MARKET: "MARKET",
@@ -310,6 +310,10 @@ class BinanceVenue:
 
     async def ping(self) -> None:
         await self._call("GET", "/api/v3/ping", {})
+
+    async def instruments(self) -> dict[str, InstrumentSpec]:
+        """Every trading symbol's filters from ``GET /api/v3/exchangeInfo``."""
+        return specs_from_exchange_info(await self._call("GET", "/api/v3/exchangeInfo", {}))
 
     async def open_user_stream(self) -> BinanceUserStream:
         answer = await self._call("POST", "/api/v3/userDataStream", {})

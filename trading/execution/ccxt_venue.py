@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +29,7 @@ from trading.execution.retry import (
     VenueRejected,
 )
 from trading.execution.venue import PlaceAck
+from trading.market.instruments import InstrumentSpec, specs_from_ccxt_markets
 
 Market = Literal["spot", "futures"]
 EXCHANGES: dict[Market, str] = {"spot": "binance", "futures": "binanceusdm"}
@@ -45,7 +47,8 @@ class CcxtNotInstalledError(ImportError):
 
     def __init__(self) -> None:
         super().__init__(
-            "the ccxt venue adapter needs ccxt, which is not installed: pip install ccxt"
+            "the ccxt venue adapter needs ccxt, which is not installed: "
+            "pip install 'raytrader[ccxt]'"
         )
 
 
@@ -55,6 +58,36 @@ def import_ccxt() -> Any:
         return importlib.import_module("ccxt.async_support")
     except ImportError as error:
         raise CcxtNotInstalledError() from error
+
+
+def binance_options(exchange_id: str, market: Market) -> dict[str, Any]:
+    """ccxt options for Binance's classes: markets of the traded type only, no wallet or
+    margin endpoints at load (``/sapi``), which a Binance-compatible venue need not have."""
+    if not exchange_id.startswith("binance"):
+        return {}
+    types = ["linear"] if market == "futures" else ["spot"]
+    return {"fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": types}}
+
+
+def binance_urls(rest_url: str) -> dict[str, str]:
+    """ccxt's Binance API groups, every one on ``rest_url`` (spot ``/api``, USDⓈ-M ``/fapi``)."""
+    urls = {"public": f"{rest_url}/api/v3", "private": f"{rest_url}/api/v3"}
+    for version in ("v1", "v2", "v3"):
+        suffix = "" if version == "v1" else version.upper()
+        for side in ("Public", "Private"):
+            urls[f"fapi{side}{suffix}"] = f"{rest_url}/fapi/{version}"
+    return urls
+
+
+def check_exchange_id(exchange: str) -> None:
+    """``ValueError`` unless ``exchange`` is one of ``ccxt.exchanges``, listing them."""
+    ccxt = importlib.import_module("ccxt") if importlib.util.find_spec("ccxt") else None
+    if ccxt is None:
+        raise CcxtNotInstalledError()
+    if exchange not in ccxt.exchanges:
+        raise ValueError(
+            f"exchange {exchange!r} is not a ccxt exchange; valid: {', '.join(ccxt.exchanges)}"
+        )
 
 
 class CcxtOrder(BaseModel):
@@ -123,16 +156,28 @@ class CcxtVenue:
         secret: str | None = None,
         sandbox: bool = False,
         recv_window_ms: int = 5_000,
+        exchange_id: str | None = None,
+        rest_url: str | None = None,
     ) -> None:
+        """``exchange_id``: any of ``ccxt.exchanges`` (default: Binance's class of ``market``);
+        ``rest_url``: a Binance-compatible REST base replacing the class's hosts (the paper
+        exchange). ccxt's own rate limiter stays on."""
         self._ccxt = import_ccxt()
-        self.name = EXCHANGES[market]
+        self.name = exchange_id or EXCHANGES[market]
         self.market = market
         self.recv_window_ms = recv_window_ms
         exchange_class = getattr(self._ccxt, self.name)
         self.exchange = exchange_class(
-            {"apiKey": api_key, "secret": secret, "options": {"recvWindow": recv_window_ms}}
+            {
+                "apiKey": api_key,
+                "secret": secret,
+                "enableRateLimit": True,
+                "options": {"recvWindow": recv_window_ms, **binance_options(self.name, market)},
+            }
         )
-        if sandbox:
+        if rest_url:
+            self.exchange.urls["api"] = binance_urls(rest_url.rstrip("/"))
+        elif sandbox:
             self.exchange.set_sandbox_mode(True)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -233,6 +278,11 @@ class CcxtVenue:
 
     async def ping(self) -> None:
         await self._call("fetch_time")
+
+    async def instruments(self) -> dict[str, InstrumentSpec]:
+        """Every active market's filters from ``load_markets`` (ccxt caches them; reloaded)."""
+        markets = await self._call("load_markets", True)
+        return specs_from_ccxt_markets(markets, self.exchange.precisionMode)
 
     async def open_user_stream(self) -> _SilentStream:
         return _SilentStream()

@@ -1,7 +1,7 @@
 """What the execution engine needs from a real venue: place, query, cancel, amend, a user
-stream. ``VenueAdapter`` is implemented by ``BinanceVenue`` (Binance REST + WebSocket, also
-the paper exchange's server) and ``CcxtVenue``; ``trade_step`` reaches the engine through the
-execution actor as its ``VenuePort``.
+stream, the instruments it lists. ``VenueAdapter`` is implemented by ``BinanceVenue`` (Binance
+REST + WebSocket, also the paper exchange's server) and ``CcxtVenue``; ``trade_step`` reaches
+the engine through the execution actor as its ``VenuePort``.
 
 Every call either returns or raises ``VenueError`` (see ``retry.py``); an error whose
 ``outcome_unknown`` is set (timeout, dropped connection, 5xx) may have acted at the venue, so
@@ -10,12 +10,13 @@ the engine resolves it by ``query`` and never by guessing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
 from trading.contracts import Contract, OrderIntent, OrderStatus, Quantity, VenueId
 from trading.execution.gateway import OrderEventRecord, VenueReport
+from trading.market.instruments import InstrumentSpec
 
 
 class PlaceAck(Contract):
@@ -51,6 +52,8 @@ class VenueAdapter(Protocol):
     async def balances(self) -> dict[str, Decimal]: ...
 
     async def ping(self) -> None: ...
+
+    async def instruments(self) -> Mapping[str, InstrumentSpec]: ...
 
     async def open_user_stream(self) -> UserStream: ...
 

@@ -1,0 +1,125 @@
+"""What each ``venue.kind`` means: its endpoints (testnet unless ``--live``), its adapter, and
+the instruments it lists.
+
+``paper`` is the built-in exchange (its URL comes from the paper actor); ``binance_spot`` is
+``BinanceVenue`` on Binance's REST API; ``binance_usdm`` and ``ccxt`` go through ccxt
+(``binanceusdm``, or any ``venue.exchange`` of ``ccxt.exchanges``). Every endpoint can be set in
+``VenueSettings`` so tests point them at a paper exchange on 127.0.0.1: the production path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trading.config import VenueKind, VenueSettings
+from trading.execution.binance import BinanceVenue
+from trading.execution.ccxt_venue import CcxtVenue
+from trading.execution.gateway import InstrumentRules
+from trading.market.instruments import InstrumentSpec
+
+if TYPE_CHECKING:
+    from trading.execution.venue import VenueAdapter
+
+
+@dataclass(frozen=True, slots=True)
+class VenueEndpoints:
+    rest_url: str
+    ws_api_url: str | None = None
+    stream_url: str | None = None
+
+
+# Binance's documented hosts (spot: "Testnet General Info"; USDⓈ-M: "General Info").
+BINANCE_ENDPOINTS: dict[tuple[VenueKind, bool], VenueEndpoints] = {
+    (VenueKind.BINANCE_SPOT, True): VenueEndpoints(
+        "https://testnet.binance.vision",
+        "wss://ws-api.testnet.binance.vision/ws-api/v3",
+        "wss://stream.testnet.binance.vision",
+    ),
+    (VenueKind.BINANCE_SPOT, False): VenueEndpoints(
+        "https://api.binance.com",
+        "wss://ws-api.binance.com:443/ws-api/v3",
+        "wss://stream.binance.com:9443",
+    ),
+    (VenueKind.BINANCE_USDM, True): VenueEndpoints(
+        "https://testnet.binancefuture.com",
+        "wss://testnet.binancefuture.com/ws-fapi/v1",
+        "wss://fstream.binancefuture.com",
+    ),
+    (VenueKind.BINANCE_USDM, False): VenueEndpoints(
+        "https://fapi.binance.com",
+        "wss://ws-fapi.binance.com/ws-fapi/v1",
+        "wss://fstream.binance.com",
+    ),
+}
+
+
+class LiveTradingRefusedError(ValueError):
+    """A production venue without ``--live``."""
+
+    def __init__(self, settings: VenueSettings) -> None:
+        super().__init__(
+            f"venue.kind {settings.kind.value} with testnet: false trades real money; "
+            "add --live to mean it (or set venue.testnet: true)"
+        )
+
+
+def check_live(settings: VenueSettings, live: bool) -> None:
+    """Refuse a production venue unless the operator said ``--live``."""
+    if settings.kind is not VenueKind.PAPER and not settings.testnet and not live:
+        raise LiveTradingRefusedError(settings)
+
+
+def venue_endpoints(settings: VenueSettings, paper_url: str | None = None) -> VenueEndpoints:
+    """The endpoints of ``settings.kind``: each configured URL, else the kind's default
+    (paper: ``paper_url``; ccxt: the exchange's own, so ``rest_url`` only when set)."""
+    if settings.kind is VenueKind.PAPER:
+        if paper_url is None:
+            raise ValueError("venue.kind paper needs the paper exchange's URL")
+        default = VenueEndpoints(paper_url)
+    elif settings.kind is VenueKind.CCXT:
+        default = VenueEndpoints("")
+    else:
+        default = BINANCE_ENDPOINTS[(settings.kind, settings.testnet)]
+    return VenueEndpoints(
+        settings.rest_url or default.rest_url,
+        settings.ws_api_url or default.ws_api_url,
+        settings.stream_url or default.stream_url,
+    )
+
+
+def build_venue(settings: VenueSettings, paper_url: str | None = None) -> VenueAdapter:
+    """The adapter of ``settings.kind`` with the credentials its variables hold."""
+    endpoints = venue_endpoints(settings, paper_url)
+    credentials = settings.credentials()
+    key = credentials.api_key.get_secret_value() if credentials else None
+    secret = credentials.api_secret.get_secret_value() if credentials else None
+    if settings.kind in (VenueKind.PAPER, VenueKind.BINANCE_SPOT):
+        return BinanceVenue(
+            endpoints.rest_url,
+            name=settings.kind.value,
+            recv_window_ms=settings.recv_window_ms,
+            api_key=key,
+            api_secret=secret,
+        )
+    exchange = "binanceusdm" if settings.kind is VenueKind.BINANCE_USDM else settings.exchange
+    return CcxtVenue(
+        "futures" if settings.kind is VenueKind.BINANCE_USDM else "spot",
+        exchange_id=exchange,
+        rest_url=endpoints.rest_url or None,
+        api_key=key,
+        secret=secret,
+        sandbox=settings.testnet and not settings.rest_url,
+        recv_window_ms=settings.recv_window_ms,
+    )
+
+
+def gateway_rules(spec: InstrumentSpec) -> InstrumentRules:
+    """A venue's instrument filters as the gateway rounds with them."""
+    return InstrumentRules(
+        symbol=spec.symbol,
+        tick_size=spec.tick_size,
+        lot_size=spec.lot_size,
+        min_quantity=spec.min_qty,
+        min_notional=spec.min_notional,
+    )
