@@ -13,13 +13,19 @@ from decimal import Decimal
 
 import ray
 
-from trading.config import VenueSettings
+from trading.config import ObservabilitySettings, VenueSettings
 from trading.contracts import OrderIntent
 from trading.execution.binance import BinanceVenue
 from trading.execution.desk import OrderUpdate
 from trading.execution.engine import EngineConfig, ExecutionEngine
 from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
 from trading.execution.rules import binance_spot_rules
+from trading.observability.tracing import (
+    configure_tracing,
+    flush_traces,
+    record_orders,
+    traced_call,
+)
 
 EXECUTION_ACTOR = "execution"
 
@@ -33,6 +39,7 @@ class ExecutionActor:
         symbols: Sequence[str],
         fsync: str = "per_batch",
         venue: VenueSettings | None = None,
+        observability: ObservabilitySettings | None = None,
     ) -> None:
         """``venue`` names the environment variables of the API key and secret: they are read
         here, in the actor's process, so the secret never travels as a Ray argument."""
@@ -41,6 +48,7 @@ class ExecutionActor:
         self._venue = venue or VenueSettings()
         self._engine: ExecutionEngine | None = None
         self._starting: asyncio.Task[ExecutionEngine] | None = None
+        configure_tracing(observability or ObservabilitySettings(), EXECUTION_ACTOR)
 
     async def _ready(self) -> ExecutionEngine:
         if self._starting is None:
@@ -63,6 +71,7 @@ class ExecutionActor:
         self._engine = engine
         return engine
 
+    @traced_call("execution.submit")
     async def submit(
         self,
         intents: Sequence[OrderIntent],
@@ -72,7 +81,9 @@ class ExecutionActor:
         """Log, send, and wait until the venue has answered each new order (market orders:
         until they have fills or ended), so a step's fills are booked in the same step."""
         engine = await self._ready()
-        return await engine.submit_settled(intents, reference_prices, settle_timeout_s)
+        outcomes = await engine.submit_settled(intents, reference_prices, settle_timeout_s)
+        record_orders([engine.gateway.state(o.state.client_order_id) or o.state for o in outcomes])
+        return outcomes
 
     async def updates(self, client_order_ids: Sequence[str]) -> list[OrderUpdate]:
         """Current state and every fill of each order (the caller dedupes fills by id)."""
@@ -94,6 +105,7 @@ class ExecutionActor:
     async def stop(self) -> None:
         if self._engine is not None:
             await self._engine.stop()
+        flush_traces()
 
     def ping(self) -> bool:
         return True

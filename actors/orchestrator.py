@@ -34,6 +34,7 @@ from trading.execution.progress import SessionProgress as SessionProgress
 from trading.execution.progress import step_events
 from trading.execution.step import trade_step
 from trading.journal.recorder import ConfigChange
+from trading.observability.tracing import carrier, configure_tracing, flush_traces, traced_call
 from trading.reload import ConfigFileWatch, config_changes, refusal
 
 ORCHESTRATOR_ACTOR = "orchestrator"
@@ -92,6 +93,7 @@ class Orchestrator:
         # replays them (``signal_reloads``)
         self._signal_reloads: list[tuple[datetime | None, SignalSettings]] = []
         self._watch: asyncio.Task[None] | None = None
+        configure_tracing(settings.observability, ORCHESTRATOR_ACTOR)
 
     async def run(
         self,
@@ -108,6 +110,7 @@ class Orchestrator:
         return await run_schedule(schedule, self.step, self._stopping, self._progress)
 
     @_between_reloads
+    @traced_call("orchestrator.step")
     async def step(self, clock: datetime) -> list[SymbolStep]:
         """One pipeline step at ``clock``: advance, trade, journal, checkpoint the desk, count."""
         h, desk = self._handles, self._desk
@@ -126,7 +129,7 @@ class Orchestrator:
         closed bars the step consumed)."""
         h = self._handles
         steps: list[SymbolStep] = await asyncio.gather(
-            *(actor.advance.remote(clock) for actor in h.symbols.values())
+            *(actor.advance.remote(clock, trace=carrier()) for actor in h.symbols.values())
         )
         if h.paper is not None:
             fresh = {s.symbol: s.bars for s in steps if s.bars} if self._live else None
@@ -204,6 +207,7 @@ class Orchestrator:
 
     def stop(self) -> None:
         self._stopping.set()
+        flush_traces()
 
     def ping(self) -> bool:
         return True

@@ -15,6 +15,7 @@ import ray
 
 from trading.config import RiskLimits, Settings
 from trading.contracts import Fill, OrderDecision, OrderIntent
+from trading.observability.tracing import configure_tracing, record_decisions, traced_call
 from trading.risk.engine import Mark, RiskPolicy
 from trading.risk.gate import RiskGate, RiskRequest, RiskSummary
 
@@ -32,7 +33,9 @@ class RiskActor:
         self._gate = RiskGate.restore(
             RiskPolicy.from_settings(settings), self._path, Decimal(initial_balance)
         )
+        configure_tracing(settings.observability, RISK_ACTOR)
 
+    @traced_call("risk.update_market")
     def update_market(
         self,
         now: datetime,
@@ -43,11 +46,14 @@ class RiskActor:
         self._gate.checkpoint(self._path)
         return flatten
 
+    @traced_call("risk.decide")
     def decide(self, requests: Sequence[RiskRequest]) -> list[OrderDecision]:
         decisions = self._gate.decide(requests)
+        record_decisions(decisions)
         self._gate.checkpoint(self._path)
         return decisions
 
+    @traced_call("risk.on_fills")
     def on_fills(self, fills: Sequence[Fill]) -> int:
         booked = self._gate.on_fills(fills)
         if booked:

@@ -31,8 +31,9 @@ from ray.serve.handle import DeploymentHandle
 
 from actors.budget import BUDGET_ACTOR, BudgetActor, RemoteLedger
 from actors.serving import SERVE_LOGGING, delete_app, start_serve
-from trading.config import RouterSettings
+from trading.config import ObservabilitySettings, RouterSettings
 from trading.llm import AnalysisRequest, LLMOpinion, LLMRouter
+from trading.observability.tracing import annotate, carrier, configure_tracing, traced_call
 
 ROUTER_APP = "llm-router"
 ROUTER_DEPLOYMENT = "LLMRouterDeployment"
@@ -47,7 +48,11 @@ class LLMRouterDeployment:
     budget."""
 
     def __init__(
-        self, settings: RouterSettings, data_dir: str, budget: ActorHandle[Any] | None = None
+        self,
+        settings: RouterSettings,
+        data_dir: str,
+        budget: ActorHandle[Any] | None = None,
+        observability: ObservabilitySettings | None = None,
     ) -> None:
         directory = Path(data_dir)
         directory.mkdir(parents=True, exist_ok=True)  # a node without the session's data dir
@@ -57,9 +62,14 @@ class LLMRouterDeployment:
             settings.model_copy(update={"cache": cache, "evaluation": evaluation}),
             ledger=RemoteLedger(budget) if budget is not None else None,
         )
+        configure_tracing(observability or ObservabilitySettings(), ROUTER_DEPLOYMENT)
 
+    @traced_call("router.opinion")
     async def opinion(self, request: AnalysisRequest) -> LLMOpinion:
-        return await self._router.opinion(request)
+        annotate(symbol=request.symbol, timeframe=str(request.timeframe))
+        answer = await self._router.opinion(request)
+        annotate(model=answer.source, cache=str(answer.cache), offline=answer.offline)
+        return answer
 
 
 @dataclass(frozen=True)
@@ -74,9 +84,9 @@ class RouterClient:
     async def opinion(self, request: AnalysisRequest) -> LLMOpinion:
         for _ in range(_ASKS - 1):
             with contextlib.suppress(RayActorError):  # its replica died, or is unreachable
-                answer: LLMOpinion = await self.handle.opinion.remote(request)
+                answer: LLMOpinion = await self.handle.opinion.remote(request, trace=carrier())
                 return answer
-        last: LLMOpinion = await self.handle.opinion.remote(request)
+        last: LLMOpinion = await self.handle.opinion.remote(request, trace=carrier())
         return last
 
     def stop(self) -> None:
@@ -109,6 +119,7 @@ def start_router_pool(
     name: str = ROUTER_APP,
     replica_options: dict[str, Any] | None = None,
     budget_options: dict[str, Any] | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> RouterClient:
     """Start the pool's budget actor and Serve application; return once ``min_replicas`` answer.
     ``replica_options``: the replicas' ``ray_actor_options``; ``budget_options``: the budget
@@ -118,7 +129,8 @@ def start_router_pool(
     deployment = LLMRouterDeployment.options(  # type: ignore[attr-defined]
         **deployment_options(settings, replica_options)
     )
-    handle = serve.run(deployment.bind(settings, data_dir, budget), name=name, route_prefix=None)
+    app = deployment.bind(settings, data_dir, budget, observability)
+    handle = serve.run(app, name=name, route_prefix=None)
     return RouterClient(handle, name, budget)
 
 

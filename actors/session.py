@@ -30,7 +30,7 @@ from actors.journal import JOURNAL_ACTOR, JournalActor
 from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles, Orchestrator
 from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
-from actors.router import start_router_pool
+from actors.router import RouterClient, start_router_pool
 from actors.symbol import SymbolActor, actor_name
 from trading.config import Settings
 from trading.market.live import VenueFeed
@@ -72,11 +72,7 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     journal, risk = _start_books(options, data_dir, pinned)
     sources, files = market_sources(options)
     paper, execution = _start_venue(settings, data_dir, files, pinned)
-    router = None
-    if settings.features.llm_opinion:
-        router = start_router_pool(  # the pool's budget actor is stateful: pinned
-            settings.router, str(data_dir), budget_options={"scheduling_strategy": pinned}
-        )
+    router = _start_router(settings, data_dir, pinned) if settings.features.llm_opinion else None
     symbols = _start_symbols(settings, sources, router)
     handles = Handles(symbols, risk, execution, journal, paper, router)
     orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
@@ -95,6 +91,18 @@ def market_sources(
     base = options.settings.base_timeframe
     paths = {s: str(data_file(options.market_data, s, base)) for s in symbols}
     return dict(paths), dict(paths)
+
+
+def _start_router(
+    settings: Settings, data_dir: Path, pinned: NodeAffinitySchedulingStrategy
+) -> RouterClient:
+    """The LLM router pool; its budget actor is stateful: pinned."""
+    return start_router_pool(
+        settings.router,
+        str(data_dir),
+        budget_options={"scheduling_strategy": pinned},
+        observability=settings.observability,
+    )
 
 
 def _start_books(
@@ -122,7 +130,11 @@ def _start_venue(
     )
     venue_url = ray.get(paper.start.remote())
     execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
-        str(data_dir / "wal"), venue_url, settings.symbols, venue=settings.venue
+        str(data_dir / "wal"),
+        venue_url,
+        settings.symbols,
+        venue=settings.venue,
+        observability=settings.observability,
     )
     return paper, execution
 
@@ -133,7 +145,13 @@ def _start_symbols(
     """One ``SymbolActor`` per symbol, spread (they keep no files)."""
     return {
         symbol: SymbolActor.options(name=actor_name(symbol), scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
-            symbol, settings.base_timeframe, settings.timeframes, source, settings.signals, router
+            symbol,
+            settings.base_timeframe,
+            settings.timeframes,
+            source,
+            settings.signals,
+            router,
+            observability=settings.observability,
         )
         for symbol, source in sources.items()
     }

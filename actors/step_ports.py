@@ -14,6 +14,7 @@ from trading.contracts import Fill, OrderDecision, OrderIntent
 from trading.execution.desk import OrderUpdate, SymbolStep, TradingDesk
 from trading.execution.gateway import SubmitOutcome
 from trading.journal.recorder import Recordable
+from trading.observability.tracing import carrier
 from trading.risk.engine import Mark
 from trading.risk.gate import RiskRequest, RiskSummary
 
@@ -27,7 +28,9 @@ class RemoteRisk:
     async def update_market(
         self, now: datetime, marks: Mapping[str, Mark], closes: Mapping[str, Sequence[float]]
     ) -> Sequence[OrderIntent]:
-        flatten: Sequence[OrderIntent] = await self.risk.update_market.remote(now, marks, closes)
+        flatten: Sequence[OrderIntent] = await self.risk.update_market.remote(
+            now, marks, closes, trace=carrier()
+        )
         return flatten
 
     async def summary(self) -> RiskSummary:
@@ -35,11 +38,11 @@ class RemoteRisk:
         return summary
 
     async def decide(self, requests: Sequence[RiskRequest]) -> list[OrderDecision]:
-        decisions: list[OrderDecision] = await self.risk.decide.remote(requests)
+        decisions: list[OrderDecision] = await self.risk.decide.remote(requests, trace=carrier())
         return decisions
 
     async def on_fills(self, fills: Sequence[Fill]) -> None:
-        await self.risk.on_fills.remote(fills)
+        await self.risk.on_fills.remote(fills, trace=carrier())
 
     async def release(self, client_order_ids: Sequence[str]) -> None:
         await self.risk.release.remote(client_order_ids)
@@ -58,7 +61,7 @@ class RemoteVenue:
     ) -> tuple[list[SubmitOutcome], list[OrderUpdate]]:
         prices = {s.symbol: s.last_close for s in steps if s.last_close is not None}
         outcomes: list[SubmitOutcome] = (
-            await self.execution.submit.remote(orders, prices) if orders else []
+            await self.execution.submit.remote(orders, prices, trace=carrier()) if orders else []
         )
         open_ids = self.desk.open_order_ids()
         updates: list[OrderUpdate] = (

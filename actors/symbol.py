@@ -11,13 +11,14 @@ from pathlib import Path
 import ray
 
 from actors.orchestrator import ORCHESTRATOR_ACTOR
-from trading.config import SignalSettings
+from trading.config import ObservabilitySettings, SignalSettings
 from trading.contracts import IndicatorSnapshot, MarketBar, Timeframe
 from trading.execution.desk import SymbolStep, SymbolStepper
 from trading.market.binance import BinanceFeed
 from trading.market.frames import read_bars
 from trading.market.live import FeedReport, LiveBars, VenueFeed
 from trading.market.replay import column_bars
+from trading.observability.tracing import annotate, configure_tracing, traced_call
 from trading.report.progress import SymbolProgress
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.resume import Reload, Resume
@@ -51,6 +52,7 @@ class SymbolActor:
         signals: SignalSettings,
         router: OpinionPort | None = None,
         resume_from: str = ORCHESTRATOR_ACTOR,
+        observability: ObservabilitySettings | None = None,
     ) -> None:
         self._analysis = SymbolAnalysis(symbol, base, timeframes, signals=signals)
         step = min(timeframes, key=lambda tf: tf.seconds)
@@ -60,6 +62,7 @@ class SymbolActor:
         self._last_step: SymbolStep | None = None
         self._resume_from = resume_from
         self._resume = Resume(ray.get_runtime_context().was_current_actor_reconstructed)
+        configure_tracing(observability or ObservabilitySettings(), actor_name(symbol))
 
     def _open(self, source: str | VenueFeed) -> Iterator[MarketBar]:
         """The base bars: a data file's, or (live) those a background task streams in."""
@@ -78,9 +81,11 @@ class SymbolActor:
         """Close time of the first bar: where the orchestrator's clock starts."""
         return self._stepper.next_close
 
+    @traced_call("symbol.advance")
     async def advance(self, until: datetime) -> SymbolStep:
         """The step at close ``until``; idempotent (the last close again: the same step; an
         earlier close: no bars)."""
+        annotate(symbol=self._analysis.symbol, timeframe=str(self._stepper.step))
         if self._resume.pending:
             served = until - self._stepper.step.duration
             await self._resume.run(self._stepper, served, self._reloads, self._live)

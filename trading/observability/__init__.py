@@ -1,0 +1,1 @@
+"""What an operator reads of a running session: traces, structured logs, live performance."""
