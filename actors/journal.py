@@ -1,4 +1,10 @@
-"""``JournalActor``: the single writer of the audit journal and the SQL store."""
+"""``JournalActor``: the single writer of the audit journal and the SQL store.
+
+``max_restarts=-1``: a restarted journal settles the batch the crash cut short (truncated back
+to where it began, so the hash chain holds) and reopens the chain at its tail; Ray retries the
+call, and a batch id already written whole is not written again
+(``trading.failure.journal_batches``).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,17 @@ from pathlib import Path
 
 import ray
 
+from trading.failure.journal_batches import BatchMarker, mark, settle
 from trading.journal.chain import Journal, VerifyReport, verify
 from trading.journal.recorder import Recordable, Recorder
 from trading.journal.store import Store
 
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
 JOURNAL_ACTOR = "journal"
+BATCHES_FILE = "journal-batches.jsonl"
 
 
-@ray.remote(num_cpus=0.05)
+@ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
 class JournalActor:
     """Callers send one batch per bar; the journal line is written before the table row."""
 
@@ -26,13 +34,25 @@ class JournalActor:
         key = os.environ.get(JOURNAL_KEY_ENV)
         self._key = key.encode() if key else None
         self.journal_path = directory / "journal.jsonl"
+        self._batches = directory / BATCHES_FILE
+        self._last_batch = settle(self.journal_path, self._batches)
         self._recorder = Recorder(
             Journal(self.journal_path, self._key),
             Store.open(store_url or directory / "raytrader.db"),
         )
 
-    def record(self, events: Sequence[Recordable], ts: datetime | None = None) -> int:
-        return self._recorder.record(events, ts)
+    def record(
+        self, events: Sequence[Recordable], ts: datetime | None = None, batch: str | None = None
+    ) -> int:
+        """Append ``events``; the journal's record count after. A ``batch`` id already written
+        whole (a retried call) is not written again."""
+        journal = self._recorder.journal
+        if batch is not None and batch == self._last_batch:
+            return journal.records
+        mark(self._batches, BatchMarker(batch, journal.records, journal.last_hash, len(events)))
+        records = self._recorder.record(events, ts)
+        self._last_batch = batch
+        return records
 
     def anchor(self) -> None:
         self._recorder.anchor()

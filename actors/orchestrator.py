@@ -3,7 +3,11 @@
 Per step (a close of the finest analysis timeframe): symbol actors advance in parallel,
 the paper venue's market clock follows, risk sees the marks, the ``TradingDesk`` plans,
 risk decides, execution sends, fills come back to risk, and the whole step is journaled.
-The desk's state is checkpointed every step, so a restarted orchestrator resumes.
+After the step is journaled (one batch per step, written once however often it is retried),
+the desk, the step cursor and the counters are checkpointed in one atomic file: a restarted
+orchestrator (``max_restarts=-1``; Ray retries ``run``) resumes at the next step, and a step
+the crash interrupted is redone over idempotent calls (symbol ``advance``, risk decisions
+memoized by client id, execution by client id, the journal by batch id).
 
 Replay steps through data time; live (``run(live=True)``) steps at each wall-clock close plus a
 grace for the venue's closed bar to arrive, and each step hands the paper venue (which has no
@@ -29,15 +33,17 @@ from actors.step_ports import RemoteRisk, RemoteVenue
 from trading.config import Settings, SignalSettings
 from trading.contracts import Fill, Signal, epoch_us
 from trading.execution.clock import StepSchedule, run_schedule
-from trading.execution.desk import DeskState, SymbolStep, TradingDesk
+from trading.execution.desk import SymbolStep, TradingDesk
 from trading.execution.progress import SessionProgress as SessionProgress
 from trading.execution.progress import step_events
 from trading.execution.step import trade_step
+from trading.failure.checkpoint import load_checkpoint, save_checkpoint
 from trading.journal.recorder import ConfigChange
 from trading.observability.tracing import carrier, configure_tracing, flush_traces, traced_call
 from trading.reload import ConfigFileWatch, config_changes, refusal
 
 ORCHESTRATOR_ACTOR = "orchestrator"
+CHECKPOINT_FILE = "desk.json"
 
 
 @dataclass(frozen=True)
@@ -54,12 +60,6 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-def _restore_desk(settings: Settings, checkpoint: Path) -> TradingDesk:
-    """The desk as last checkpointed (a restarted orchestrator resumes), else a fresh one."""
-    state = DeskState.model_validate_json(checkpoint.read_text()) if checkpoint.exists() else None
-    return TradingDesk.from_settings(settings, state=state)
-
-
 def _between_reloads(
     method: Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]],
 ) -> Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]]:
@@ -73,7 +73,7 @@ def _between_reloads(
     return locked
 
 
-@ray.remote(num_cpus=0.1)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=-1)
 class Orchestrator:
     def __init__(
         self, settings: Settings, handles: Handles, data_dir: str, *, live: bool = False
@@ -82,16 +82,17 @@ class Orchestrator:
         self._settings = settings
         self._handles = handles
         self._live = live
-        self._checkpoint = Path(data_dir) / "desk.json"
-        self._desk = _restore_desk(settings, self._checkpoint)
+        self._path = Path(data_dir) / CHECKPOINT_FILE
+        self._checkpoint = load_checkpoint(self._path)
+        self._desk = TradingDesk.from_settings(settings, state=self._checkpoint.desk)
         self._step = min(settings.timeframes, key=lambda tf: tf.seconds).duration
         self._signals: dict[str, Signal] = {}
-        self._progress = SessionProgress()
+        self._progress = self._checkpoint.progress
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         # each signal-settings push and the step close it followed: a restarted symbol actor
         # replays them (``signal_reloads``)
-        self._signal_reloads: list[tuple[datetime | None, SignalSettings]] = []
+        self._signal_reloads = self._checkpoint.signal_reloads
         self._watch: asyncio.Task[None] | None = None
         configure_tracing(settings.observability, ORCHESTRATOR_ACTOR)
 
@@ -106,23 +107,33 @@ class Orchestrator:
         """Step the clock from ``start`` until ``end``, the data's end, or ``stop``; ``speed``
         X paces steps at X times real time (0: as fast as the pipeline goes). ``live`` steps
         each close ``grace_s`` after it passes on the wall clock, and never runs out of data."""
+        cursor = self._checkpoint.cursor
+        if cursor is not None and cursor >= start:  # a restart resumes at the next step
+            start = cursor + self._step
         schedule = StepSchedule(start, self._step, end, speed, live, grace_s)
         return await run_schedule(schedule, self.step, self._stopping, self._progress)
 
     @_between_reloads
     @traced_call("orchestrator.step")
     async def step(self, clock: datetime) -> list[SymbolStep]:
-        """One pipeline step at ``clock``: advance, trade, journal, checkpoint the desk, count."""
+        """One pipeline step at ``clock``: advance, trade, journal (once), count, checkpoint."""
         h, desk = self._handles, self._desk
         steps = await self._advance(clock)
         done = await trade_step(
             desk, RemoteRisk(h.risk), RemoteVenue(h.execution, desk), steps, clock
         )
         self._signals.update((s.symbol, s.signal) for s in steps if s.signal is not None)
-        records = await h.journal.record.remote(step_events(steps, done, clock), clock)
-        self._checkpoint.write_text(desk.state.model_dump_json())
+        events = step_events(steps, done, clock)
+        records = await h.journal.record.remote(events, clock, f"step {clock.isoformat()}")
         self._progress.count(steps, done, records, clock)
+        self._save(clock)
         return steps
+
+    def _save(self, cursor: datetime | None) -> None:
+        """Checkpoint the desk, the counters, the reloads and (after a step) the cursor."""
+        self._checkpoint.desk = self._desk.state
+        self._checkpoint.cursor = cursor or self._checkpoint.cursor
+        save_checkpoint(self._checkpoint, self._path)
 
     async def _advance(self, clock: datetime) -> list[SymbolStep]:
         """Symbol actors in parallel, then the paper venue's market clock (live: with the
@@ -139,6 +150,7 @@ class Orchestrator:
     def follow(self, client_order_id: str, booked: list[Fill]) -> None:
         """Take over an order placed through the API (its later fills, its end)."""
         self._desk.follow(client_order_id, booked)
+        self._save(None)
 
     def progress(self) -> SessionProgress:
         return self._progress
@@ -180,6 +192,7 @@ class Orchestrator:
             now or datetime.now(UTC), source, digest, changes, error is None, error
         )
         await self._handles.journal.record.remote([change])
+        self._save(None)  # a reload reconfigured the desk and pushed signal settings
         return change
 
     async def watch_config(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 SESSION_FILES = (
     "journal.jsonl",
+    "journal-batches.jsonl",
     "raytrader.db",
     "raytrader.db-wal",
     "raytrader.db-shm",
