@@ -197,7 +197,9 @@ def test_denial_is_journaled_once_and_nothing_is_sent(tmp_path: Path) -> None:
     assert [(d.outcome, sent, status) for d, sent, status in answers] == [
         (DecisionOutcome.DENIED, False, None)
     ] * 3
-    assert [[type(e).__name__ for e in b] for b in session.journal.batches] == [["OrderDecision"]]
+    assert [[type(e).__name__ for e in b] for b in session.journal.batches] == [
+        ["OrderIntent", "OrderDecision"]
+    ]
     assert session.venue.sent == []
 
 

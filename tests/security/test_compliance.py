@@ -49,7 +49,7 @@ def report(session: Session) -> ComplianceReport:
 
 
 def _order_ids(records: list[dict[str, Any]]) -> list[str]:
-    kinds = ("decision", "order", "fill")
+    kinds = ("intent", "decision", "order", "fill")
     ids = (r["payload"]["client_order_id"] for r in records if r["kind"] in kinds)
     return list(dict.fromkeys(ids))
 
@@ -93,6 +93,7 @@ def test_the_manual_order_shows_as_a_manual_denial_with_its_reason_and_time(
     [row] = [r for r in report.orders if r.client_order_id == MANUAL_ID]
     values = row.values()
     assert values["manual"] == "yes"
+    assert (values["symbol"], values["side"]) == ("BTC/USDT", "BUY"), "from the journaled intent"
     assert values["decision"] == "DENIED" == str(session.manual.decision.outcome)
     assert values["denial_reason"] == "INVALID_INPUT"
     assert "needs a positive stop_price" in values["evidence"]
@@ -117,6 +118,21 @@ def test_approved_orders_carry_the_reasons_of_the_signal_they_came_from(
         assert list(row.signal_reasons) == signals[(row.symbol, ts)]
         checked += 1
     assert checked > 5
+
+
+def test_every_denied_order_names_its_symbol_and_side(
+    report: ComplianceReport, records: list[dict[str, Any]]
+) -> None:
+    denied = [r.values() for r in report.orders if r.decision and r.decision.outcome == "DENIED"]
+    intents = {
+        r["payload"]["client_order_id"]: r["payload"] for r in records if r["kind"] == "intent"
+    }
+    assert denied, "the session has denials"
+    assert {v["client_order_id"] for v in denied} == set(intents)
+    for values in denied:
+        intent = intents[values["client_order_id"]]
+        assert (values["symbol"], values["side"]) == (intent["symbol"], intent["side"])
+        assert values["symbol"] in ("BTC/USDT", "ETH/USDT")
 
 
 def test_config_changes_applied_and_refused_are_listed_with_old_and_new_values(

@@ -53,7 +53,7 @@ def _orders(directory: Path) -> list[dict[str, str]]:
 
 
 def _ids(records: list[dict[str, Any]]) -> list[str]:
-    kinds = ("decision", "order", "fill")
+    kinds = ("intent", "decision", "order", "fill")
     return list(
         dict.fromkeys(r["payload"]["client_order_id"] for r in records if r["kind"] in kinds)
     )

@@ -99,7 +99,7 @@ async def place_manual_order(
     _check_same_order(intent, decision)
     if decision.outcome is DecisionOutcome.DENIED:
         if denials.first(decision.client_order_id):
-            await ports.journal.record([decision], decision.decided_at)
+            await ports.journal.record([intent, decision], decision.decided_at)
         return ManualPlacement(decision, sent=False)
     prices = {intent.symbol: reference_price} if reference_price is not None else None
     [outcome] = await ports.orders.submit([_approved(intent, decision)], prices)

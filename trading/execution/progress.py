@@ -57,10 +57,12 @@ class SessionProgress:
 
 
 def step_events(steps: Sequence[SymbolStep], done: StepResult, clock: datetime) -> list[Recordable]:
-    """The step's journal batch: bars, signals, decisions, orders sent, fills, ended orders,
-    and the equity point at ``clock``."""
+    """The step's journal batch: bars, signals, the intents risk denied (nothing else records
+    what was refused), decisions, orders sent, fills, ended orders, and the equity point."""
     events: list[Recordable] = [bar for s in steps for bar in s.bars]
     events += [s.signal for s in steps if s.signal is not None]
+    denied = {d.client_order_id for d in done.decisions if d.outcome is DecisionOutcome.DENIED}
+    events += [r.intent for r in done.requests if r.intent.client_order_id in denied]
     events += done.decisions
     events += [o.state for o in done.outcomes]
     events += done.fills

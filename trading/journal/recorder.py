@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trading.contracts import Fill, MarketBar, OrderDecision, OrderState, Position, Signal
+from trading.contracts import (
+    Fill,
+    MarketBar,
+    OrderDecision,
+    OrderIntent,
+    OrderState,
+    Position,
+    Signal,
+)
 from trading.journal.chain import Journal, read
 from trading.journal.store import LLMCall, Store
 
@@ -63,6 +71,7 @@ Recordable = (
     MarketBar
     | Signal
     | OrderDecision
+    | OrderIntent
     | OrderState
     | Fill
     | Position
@@ -81,6 +90,7 @@ _CONTRACTS: dict[str, type[BaseModel]] = {
     "position": Position,
 }
 _KIND_OF: dict[type[Any], str] = {cls: kind for kind, cls in _CONTRACTS.items()} | {
+    OrderIntent: "intent",  # journaled with a denial: what was refused (symbol, side, qty)
     LLMCall: "llm_call",
     EquityPoint: "equity",
     ConfigChange: "config",

@@ -21,7 +21,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from trading.contracts import CLIENT_ID_PREFIX, Fill, OrderDecision, OrderState, Signal
+from trading.contracts import (
+    CLIENT_ID_PREFIX,
+    Fill,
+    OrderDecision,
+    OrderIntent,
+    OrderState,
+    Signal,
+)
 from trading.journal.chain import GENESIS, read, verify
 from trading.security.signing import Checkpoint, PublicKeys, SignatureError, verify_checkpoints
 
@@ -56,17 +63,18 @@ class OrderRow:
     state: OrderState | None = None
     fills: list[Fill] = field(default_factory=list)
     signal_reasons: tuple[str, ...] = ()
+    intent: OrderIntent | None = None  # journaled with a denial
 
     @property
     def symbol(self) -> str:
-        for source in (self.state, *self.fills):
+        for source in (self.state, *self.fills, self.intent):
             if source is not None:
                 return source.symbol
         return ""
 
     @property
     def side(self) -> str:
-        for source in (self.state, *self.fills):
+        for source in (self.state, *self.fills, self.intent):
             if source is not None:
                 return str(source.side)
         return ""
@@ -260,11 +268,13 @@ def _take(
                 payload["changes"],
             )
         )
-    elif kind in ("decision", "order", "fill"):
+    elif kind in ("intent", "decision", "order", "fill"):
         client_order_id = payload["client_order_id"]
         row = orders.setdefault(client_order_id, OrderRow(client_order_id, seq))
         row.last_seq = seq
-        if kind == "decision":
+        if kind == "intent":
+            row.intent = OrderIntent.model_validate_json(text)
+        elif kind == "decision":
             row.decision = OrderDecision.model_validate_json(text)
         elif kind == "order":
             row.state = OrderState.model_validate_json(text)
