@@ -129,9 +129,10 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = _run_settings(args)
     try:
+        _check_live(settings, args.live)
         options = _session_options(args, settings)
-    except ValueError as exc:  # FeedUrlError names the URL
-        print(f"feed error: {exc}", file=sys.stderr)
+    except ValueError as exc:  # FeedUrlError names the URL, LiveTradingRefusedError the venue
+        print(f"raytrader run: {exc}", file=sys.stderr)
         return 2
     stop_ray = _start_ray(args)
     try:
@@ -141,6 +142,13 @@ def _run(args: argparse.Namespace) -> int:
         stop_ray()
     print(f"\n{format_summary(summary)}")
     return 1 if summary.progress.error else 0
+
+
+def _check_live(settings: Settings, live: bool) -> None:
+    """A production venue (``venue.testnet: false``) only with ``--live``."""
+    from trading.execution.venue_kinds import check_live
+
+    check_live(settings.venue, live)
 
 
 def _ray_environment() -> None:
@@ -495,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--warmup-bars", type=int, default=1000, help="live: base bars backfilled at start"
+    )
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="allow a production venue (venue.kind not paper with venue.testnet: false): "
+        "real orders with real money",
     )
     run.set_defaults(handler=_run)
 

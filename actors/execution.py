@@ -8,6 +8,7 @@ a restart waits for that). Ray may retry calls: idempotency is by client_order_i
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -15,11 +16,10 @@ import ray
 
 from trading.config import ObservabilitySettings, VenueSettings
 from trading.contracts import OrderIntent
-from trading.execution.binance import BinanceVenue
 from trading.execution.desk import OrderUpdate
 from trading.execution.engine import EngineConfig, ExecutionEngine
 from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
-from trading.execution.rules import binance_spot_rules
+from trading.execution.venue_kinds import balances_text, build_venue, venue_rules
 from trading.observability.tracing import (
     configure_tracing,
     flush_traces,
@@ -28,6 +28,7 @@ from trading.observability.tracing import (
 )
 
 EXECUTION_ACTOR = "execution"
+logger = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
@@ -56,18 +57,17 @@ class ExecutionActor:
         return await asyncio.shield(self._starting)
 
     async def _start(self) -> ExecutionEngine:
+        """The venue of ``venue.kind`` (``venue_url``: the paper exchange's), its filters for
+        the gateway (an unlisted symbol refused by name), its balances logged, the engine."""
+        venue = build_venue(self._venue, self._venue_url or None)
         gateway = OrderGateway(self._wal_dir, self._fsync)
-        for symbol in self._symbols:
-            gateway.set_rules(binance_spot_rules(symbol))
-        credentials = self._venue.credentials()
-        venue = BinanceVenue(
-            self._venue_url,
-            recv_window_ms=self._venue.recv_window_ms,
-            api_key=credentials.api_key.get_secret_value() if credentials else None,
-            api_secret=credentials.api_secret.get_secret_value() if credentials else None,
-        )
+        for rules in await venue_rules(venue, self._symbols):
+            gateway.set_rules(rules)
         engine = ExecutionEngine(gateway, venue, EngineConfig(breaker_open_ms=2_000))
         await engine.start()
+        logger.warning(
+            "venue %s balances before the first order: %s", venue.name, await balances_text(venue)
+        )
         self._engine = engine
         return engine
 

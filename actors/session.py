@@ -32,7 +32,7 @@ from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
 from actors.router import RouterClient, start_router_pool
 from actors.symbol import SymbolActor, actor_name
-from trading.config import Settings
+from trading.config import Settings, VenueKind
 from trading.market.live import VenueFeed
 from trading.market.replay import BUNDLED_DATA, data_file
 from trading.signals.second_opinion import OpinionPort
@@ -123,12 +123,13 @@ def _start_venue(
     data_dir: Path,
     files: dict[str, str | None],
     pinned: NodeAffinitySchedulingStrategy,
-) -> tuple[ray.actor.ActorHandle[Any], ray.actor.ActorHandle[Any]]:
-    """The paper venue (started, serving its URL) and the execution actor connected to it."""
-    paper = PaperVenueActor.options(name=PAPER_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
-        files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps, settings.venue
+) -> tuple[ray.actor.ActorHandle[Any] | None, ray.actor.ActorHandle[Any]]:
+    """The execution actor connected to ``venue.kind``'s venue: the paper venue (started,
+    serving its URL) or a real one, whose listing and account it reads before the session."""
+    paper = (
+        _start_paper(settings, files, pinned) if settings.venue.kind is VenueKind.PAPER else None
     )
-    venue_url = ray.get(paper.start.remote())
+    venue_url = ray.get(paper.start.remote()) if paper is not None else ""
     execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         str(data_dir / "wal"),
         venue_url,
@@ -136,7 +137,19 @@ def _start_venue(
         venue=settings.venue,
         observability=settings.observability,
     )
+    if paper is None:
+        ray.get(execution.stats.remote())  # connects now: an unlisted symbol stops the start
     return paper, execution
+
+
+def _start_paper(
+    settings: Settings, files: dict[str, str | None], pinned: NodeAffinitySchedulingStrategy
+) -> ray.actor.ActorHandle[Any]:
+    """The built-in paper venue over the session's data files (live: none, fed each step)."""
+    paper: ray.actor.ActorHandle[Any] = PaperVenueActor.options(  # type: ignore[attr-defined]
+        name=PAPER_ACTOR, scheduling_strategy=pinned
+    ).remote(files, settings.venue.maker_fee_bps, settings.venue.taker_fee_bps, settings.venue)
+    return paper
 
 
 def _start_symbols(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -114,8 +115,9 @@ def test_ccxt_load_markets_gives_the_same_specs_for_spot_and_usdm() -> None:
 
     spot, usdm = asyncio.run(body())
     assert spot == {s: BINANCE_SPOT[s] for s in ("BTC/USDT", "XRP/USDT")}
-    assert usdm == {"BTC/USDT:USDT": BINANCE_USDM["BTC/USDT:USDT"]}
-    assert gateway_rules(usdm["BTC/USDT:USDT"]).tick_size == Decimal("0.1")
+    perpetual = BINANCE_USDM["BTC/USDT:USDT"]  # under the name the session's intents use
+    assert usdm == {"BTC/USDT": replace(perpetual, symbol="BTC/USDT")}
+    assert gateway_rules(usdm["BTC/USDT"]).tick_size == Decimal("0.1")
 
 
 def test_instruments_are_cached_then_refreshed_once_old_and_unlisted_symbols_named() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -280,9 +281,18 @@ class CcxtVenue:
         await self._call("fetch_time")
 
     async def instruments(self) -> dict[str, InstrumentSpec]:
-        """Every active market's filters from ``load_markets`` (ccxt caches them; reloaded)."""
+        """Every active market's filters from ``load_markets`` (ccxt caches them; reloaded).
+        Futures: each perpetual settled in its quote under the session's name (``BTC/USDT``),
+        as intents name it (``_symbol`` maps it back)."""
         markets = await self._call("load_markets", True)
-        return specs_from_ccxt_markets(markets, self.exchange.precisionMode)
+        specs = specs_from_ccxt_markets(markets, self.exchange.precisionMode)
+        if self.market != "futures":
+            return specs
+        return {
+            name: replace(spec, symbol=name)
+            for unified, spec in specs.items()
+            if self._symbol(name := unified.partition(":")[0]) == unified
+        }
 
     async def open_user_stream(self) -> _SilentStream:
         return _SilentStream()

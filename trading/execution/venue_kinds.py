@@ -9,6 +9,8 @@ the instruments it lists.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +18,8 @@ from trading.config import VenueKind, VenueSettings
 from trading.execution.binance import BinanceVenue
 from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.gateway import InstrumentRules
-from trading.market.instruments import InstrumentSpec
+from trading.execution.retry import VenueError
+from trading.market.instruments import InstrumentCache, InstrumentSpec
 
 if TYPE_CHECKING:
     from trading.execution.venue import VenueAdapter
@@ -123,3 +126,29 @@ def gateway_rules(spec: InstrumentSpec) -> InstrumentRules:
         min_quantity=spec.min_qty,
         min_notional=spec.min_notional,
     )
+
+
+async def venue_rules(
+    venue: VenueAdapter, symbols: Sequence[str], attempts: int = 5
+) -> list[InstrumentRules]:
+    """The gateway rules of ``symbols`` from the venue's own listing, retried with backoff
+    while the venue cannot answer (``UnlistedSymbolError`` is final: it names the symbols)."""
+    cache = InstrumentCache(venue.instruments, venue.name)
+    for attempt in range(attempts):
+        try:
+            specs = await cache.require(symbols)
+            return [gateway_rules(spec) for spec in specs.values()]
+        except VenueError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def balances_text(venue: VenueAdapter) -> str:
+    """The account's non-zero balances for the log before the first order."""
+    try:
+        balances = await venue.balances()
+    except VenueError as error:
+        return f"unavailable ({error})"
+    return ", ".join(f"{asset} {amount}" for asset, amount in balances.items() if amount) or "none"
