@@ -9,36 +9,60 @@ call, and a batch id already written whole is not written again
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import ray
 
+from trading.config import SecuritySettings
 from trading.failure.journal_batches import BatchMarker, mark, settle
 from trading.journal.chain import Journal, VerifyReport, verify
 from trading.journal.recorder import Recordable, Recorder
 from trading.journal.store import Store
+from trading.security.signing import CheckpointLog
 
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
 JOURNAL_ACTOR = "journal"
 BATCHES_FILE = "journal-batches.jsonl"
 
 
+def _checkpoint_log(
+    journal: Journal, security: SecuritySettings | None
+) -> Callable[[Mapping[str, Any]], None] | None:
+    """The signer of the journal's checkpoints, resumed at its tail (None: not configured)."""
+    if security is None or security.journal_signing_key is None:
+        return None
+    log = CheckpointLog.open(
+        journal.path,
+        Path(security.journal_signing_key),
+        security.journal_signing_key_id,
+        security.journal_checkpoint_every,
+        (journal.records, journal.last_hash),
+    )
+    return log.observe
+
+
 @ray.remote(num_cpus=0.05, max_restarts=-1, max_task_retries=-1)
 class JournalActor:
     """Callers send one batch per bar; the journal line is written before the table row."""
 
-    def __init__(self, data_dir: str, store_url: str | None = None) -> None:
+    def __init__(
+        self, data_dir: str, store_url: str | None = None, security: SecuritySettings | None = None
+    ) -> None:
+        """``security.journal_signing_key`` set: checkpoints signed as records are written."""
         directory = Path(data_dir)
         key = os.environ.get(JOURNAL_KEY_ENV)
         self._key = key.encode() if key else None
         self.journal_path = directory / "journal.jsonl"
         self._batches = directory / BATCHES_FILE
         self._last_batch = settle(self.journal_path, self._batches)
+        journal = Journal(self.journal_path, self._key)
         self._recorder = Recorder(
-            Journal(self.journal_path, self._key),
+            journal,
             Store.open(store_url or directory / "raytrader.db"),
+            _checkpoint_log(journal, security),
         )
 
     def record(

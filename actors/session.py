@@ -33,6 +33,7 @@ from actors.risk import RISK_ACTOR, RiskActor
 from actors.router import RouterClient, start_router_pool
 from actors.symbol import SymbolActor, actor_name
 from trading.config import Settings, VenueKind
+from trading.execution.venue_kinds import check_listed
 from trading.market.live import VenueFeed
 from trading.market.replay import BUNDLED_DATA, data_file
 from trading.signals.second_opinion import OpinionPort
@@ -68,6 +69,7 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     """Journal, paper venue, risk, execution, one actor per symbol, and the orchestrator
     (live: the paper venue has no data files and is fed each step's bars by the orchestrator)."""
     settings, data_dir = options.settings, options.data_dir.resolve()
+    check_listed(settings.venue, settings.symbols)  # before any actor: nothing to clean up
     pinned = state_placement(options)
     journal, risk = _start_books(options, data_dir, pinned)
     sources, files = market_sources(options)
@@ -110,7 +112,7 @@ def _start_books(
 ) -> tuple[ray.actor.ActorHandle[Any], ray.actor.ActorHandle[Any]]:
     """The journal and the risk actor (detached: it outlives a driver that dies), pinned."""
     journal = JournalActor.options(name=JOURNAL_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
-        str(data_dir)
+        str(data_dir), security=options.settings.security
     )
     risk = RiskActor.options(  # type: ignore[attr-defined]
         name=RISK_ACTOR, lifetime="detached", scheduling_strategy=pinned
@@ -125,7 +127,7 @@ def _start_venue(
     pinned: NodeAffinitySchedulingStrategy,
 ) -> tuple[ray.actor.ActorHandle[Any] | None, ray.actor.ActorHandle[Any]]:
     """The execution actor connected to ``venue.kind``'s venue: the paper venue (started,
-    serving its URL) or a real one, whose listing and account it reads before the session."""
+    serving its URL) or a real one (``check_listed`` has read its listing)."""
     paper = (
         _start_paper(settings, files, pinned) if settings.venue.kind is VenueKind.PAPER else None
     )
@@ -137,8 +139,6 @@ def _start_venue(
         venue=settings.venue,
         observability=settings.observability,
     )
-    if paper is None:
-        ray.get(execution.stats.remote())  # connects now: an unlisted symbol stops the start
     return paper, execution
 
 

@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from actors.cli import JOURNAL_KEY_ENV, main
+from actors.journal import _checkpoint_log
+from trading.config import SecuritySettings
 from trading.journal.chain import Journal, read, record_hash, record_mac, verify
 from trading.journal.recorder import EquityPoint, Recorder
 from trading.journal.store import Store
@@ -158,3 +160,20 @@ def test_a_reopened_journal_drops_checkpoints_past_its_tail(
     path = _session(tmp_path, 5, start=5)
     assert [c.seq for c in read_checkpoints(checkpoints_path(path))] == [2, 5, 8]
     assert len(list(read(path))) == 10
+
+
+def test_the_journal_actor_signs_when_security_names_a_key(
+    tmp_path: Path, signer: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    security = SecuritySettings(
+        journal_signing_key=str(tmp_path / "signer.pem"), journal_checkpoint_every=2
+    )
+    with Journal(path, HMAC_KEY.encode()) as journal:
+        assert _checkpoint_log(journal, SecuritySettings()) is None
+        observe = _checkpoint_log(journal, security)
+        assert observe is not None
+        for point in _points(0, 5):
+            observe(journal.append("equity", {"equity": str(point.equity)}, ts=point.ts))
+    assert [c.seq for c in read_checkpoints(checkpoints_path(path))] == [1, 3]
+    assert _audit(path, tmp_path / "signer.pub.pem", monkeypatch) == 0
