@@ -16,7 +16,7 @@ import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.serve.live_api import LiveApi, live_api
+from tests.serve.live_api import LiveApi
 from trading.contracts import OrderDecision, Signal
 from trading.journal.chain import read
 from trading.report.progress import SymbolProgress
@@ -28,12 +28,6 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 ACTORS = {"orchestrator", "risk", "execution", "journal", "paper-venue"} | {
     f"symbol:{s}" for s in SYMBOLS
 }
-
-
-@pytest.fixture(scope="module")
-def live(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    with live_api(tmp_path_factory.mktemp("serve")) as api:
-        yield api
 
 
 @pytest.fixture(scope="module")
@@ -270,8 +264,9 @@ def test_openapi_schema_lists_every_route(http: httpx2.Client) -> None:
     assert "ManualOrder" in schema["components"]["schemas"]
 
 
+@pytest.mark.kills_actor
 def test_healthz_is_503_naming_a_killed_actor(live: LiveApi, http: httpx2.Client) -> None:
-    """Last in this module on purpose: the symbol actor stays dead."""
+    """Runs after the package's other tests (tests/serve/conftest.py): the actor stays dead."""
     ray.kill(live.handles.symbols["ETH/USDT"], no_restart=True)
     deadline = time.monotonic() + 10
     while (answer := http.get("/healthz")).status_code == 200 and time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from serve.app import api
 from serve.auth import Require
-from tests.serve.live_api import LiveApi, live_api
+from tests.serve.live_api import LiveApi
 from trading.config import DEFAULT_CONFIG
 from trading.journal.chain import read
 from trading.security.signing import generate_keypair, sign_file
@@ -50,12 +50,6 @@ def _guarded() -> list[tuple[str, str, Role | None]]:
         if route.path not in OPEN
         for method in sorted(route.methods or ())
     ]
-
-
-@pytest.fixture(scope="module")
-def live(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    with live_api(tmp_path_factory.mktemp("auth"), steps=1) as session:
-        yield session
 
 
 @pytest.fixture(scope="module")

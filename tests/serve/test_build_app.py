@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from pathlib import Path
-from typing import Any
-
+import httpx2
 import pytest
 import ray
 from ray import serve as ray_serve
 
-from actors.session import SessionOptions, start_actors, stop_actors
-from serve.app import _wait_until_routed, build_app, stop_api
-from tests.serve.live_api import FIRST_CLOCK, free_port
-from trading.config import DEFAULT_CONFIG, load_settings
+from serve.app import _wait_until_routed, build_app
+from tests.serve.live_api import LiveApi
+from trading.config import DEFAULT_CONFIG
+from trading.security.tokens import Role
 
 pytestmark = pytest.mark.ray
 
+BUILT = "raytrader-built"
 
-def test_build_app_finds_the_session_actors_by_name(ray_session: Any, tmp_path: Path) -> None:
-    port = free_port()
-    ray_serve.start(http_options={"host": "127.0.0.1", "port": port})  # as KubeRay does
-    handles, orchestrator = start_actors(
-        SessionOptions(settings=load_settings(), data_dir=tmp_path, max_bars=6)
+
+def test_build_app_finds_the_session_actors_by_name(live: LiveApi) -> None:
+    """Deployed beside the live session's own API (as a RayService would, by import path),
+    under its own prefix: it finds the actors by name and takes the session's tokens."""
+    namespace = ray.get_runtime_context().namespace
+    app = build_app(
+        {"namespace": namespace, "config_path": str(DEFAULT_CONFIG), "data_dir": str(live.data_dir)}
     )
+    ray_serve.run(app, name=BUILT, route_prefix="/built")
     try:
-        ray.get(orchestrator.step.remote(FIRST_CLOCK))
-        namespace = ray.get_runtime_context().namespace
-        app = build_app(
-            {"namespace": namespace, "config_path": str(DEFAULT_CONFIG), "data_dir": str(tmp_path)}
-        )
-        ray_serve.run(app, name="raytrader", route_prefix="/")
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_routed(url + "/healthz", 30)
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url + "/healthz", timeout=5) as answer:
-            health = json.loads(answer.read())
+        _wait_until_routed(live.url + "/built/healthz", 30)
+        with httpx2.Client(base_url=live.url + "/built", timeout=10, trust_env=False) as http:
+            health = http.get("/healthz").json()
+            risk = http.get("/v1/risk", headers=live.headers(Role.VIEWER))
+            anonymous = http.get("/v1/risk")
         assert health["status"] == "ok"
         assert {"orchestrator", "risk", "execution", "journal", "symbol:BTC/USDT"} <= set(
             health["actors"]
         )
+        assert risk.status_code == 200, risk.text
+        assert risk.json()["state"] == "ACTIVE"
+        assert anonymous.status_code == 401
     finally:
-        stop_api()
-        stop_actors(handles, orchestrator)
+        ray_serve.delete(BUILT)
