@@ -26,6 +26,7 @@ from trading.contracts import (
     Position,
     Signal,
 )
+from trading.failure.taxonomy import INCIDENT_KIND, Incident
 from trading.journal.chain import Journal, read
 from trading.journal.store import LLMCall, Store
 
@@ -79,6 +80,7 @@ Recordable = (
     | EquityPoint
     | ConfigChange
     | AccessDenied
+    | Incident
 )
 
 _CONTRACTS: dict[str, type[BaseModel]] = {
@@ -95,6 +97,7 @@ _KIND_OF: dict[type[Any], str] = {cls: kind for kind, cls in _CONTRACTS.items()}
     EquityPoint: "equity",
     ConfigChange: "config",
     AccessDenied: "access_denied",
+    Incident: INCIDENT_KIND,
 }
 
 
