@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -74,6 +74,10 @@ STATUSES = {
 ORDER_NOT_FOUND = -2013
 OUTSIDE_RECV_WINDOW = -1021
 DUPLICATE_ORDER = -2010
+INVALID_SIGNATURE = -1022
+Credentials = Callable[[bool], tuple[str, str] | None]
+"""``(api_key, api_secret)`` from a secrets provider; called with True to reread after a
+rotation (the venue answered -1022), None when there are none."""
 
 
 def from_ms(ms: int) -> datetime:
@@ -173,22 +177,28 @@ class BinanceVenue:
         recv_window_ms: int = 5_000,
         api_key: str | None = None,
         api_secret: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
-        """``api_secret`` (with ``api_key``) signs every SIGNED request; neither is logged."""
+        """``api_secret`` (with ``api_key``) signs every SIGNED request; neither is logged.
+        ``credentials`` instead: read now, and reread once when the venue refuses a signature
+        (-1022), then the request retried: a rotated secret is picked up without a restart."""
         if api_secret is not None and not api_key:
             raise ValueError("api_secret needs api_key")
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.recv_window_ms = recv_window_ms
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
-        headers = {"X-MBX-APIKEY": api_key} if api_key else {}
         self._session: aiohttp.ClientSession | None = None
-        self._headers = headers
-        self._secret = api_secret
+        self._credentials = credentials
+        self._use((api_key or "", api_secret) if credentials is None else credentials(False))
+
+    def _use(self, pair: tuple[str, str | None] | None) -> None:
+        key, self._secret = pair or ("", None)
+        self._headers = {"X-MBX-APIKEY": key} if key else {}
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
     def _url(self, path: str, params: Mapping[str, str], *, signed: bool) -> URL:
@@ -207,9 +217,20 @@ class BinanceVenue:
     async def _call(
         self, method: str, path: str, params: Mapping[str, str], *, signed: bool = False
     ) -> Any:
+        try:
+            return await self._send(method, path, params, signed=signed)
+        except VenueError as error:
+            if error.code != INVALID_SIGNATURE or self._credentials is None:
+                raise
+        self._use(await asyncio.to_thread(self._credentials, True))
+        return await self._send(method, path, params, signed=signed)
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, str], *, signed: bool
+    ) -> Any:
         url = self._url(path, params, signed=signed)
         try:
-            async with self._http().request(method, url) as response:
+            async with self._http().request(method, url, headers=self._headers) as response:
                 body = await response.text()
                 if response.status < 300:
                     return json.loads(body)
