@@ -68,6 +68,11 @@ class RiskActor:
         self._gate.reset(now)
         self._gate.checkpoint(self._path)
 
+    def safe_mode(self, now: datetime, note: str) -> None:
+        """SAFE_MODE on an incident: reduce-only until an operator resets."""
+        self._gate.safe_mode(now, note)
+        self._gate.checkpoint(self._path)
+
     def halt(self, now: datetime, note: str) -> None:
         self._gate.halt(now, note)
         self._gate.checkpoint(self._path)

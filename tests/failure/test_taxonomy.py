@@ -147,3 +147,23 @@ def test_incidents_are_journaled_and_read_back_last_first_limited(tmp_path: Path
     assert read_incidents(path, limit=2) == incidents[1:]
     assert read_incidents(path)[0].symbol == "BTC/USDT"
     assert read_incidents(tmp_path / "none.jsonl") == []
+
+
+def test_safe_mode_on_an_incident_holds_until_reset_and_never_lifts_a_halt() -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from trading.risk.drawdown import DrawdownGuard, TradingState
+
+    guard = DrawdownGuard()
+    guard.safe_mode(NOW, "EXEC incident")
+    assert (guard.state, guard.note) == (TradingState.REDUCING, "EXEC incident")
+    later = NOW + timedelta(days=40)
+    guard.observe(Decimal(100_000), later, Decimal("0.97"), Decimal("0.9"), timedelta(0))
+    states = [guard.state]  # a list: mypy narrows attributes across calls it cannot see into
+    guard.reset(later, Decimal(100_000))
+    states.append(guard.state)
+    guard.halt(later, "kill switch")
+    guard.safe_mode(later, "incident")
+    states.append(guard.state)
+    assert states == [TradingState.REDUCING, TradingState.ACTIVE, TradingState.HALTED]

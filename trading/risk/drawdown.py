@@ -111,6 +111,12 @@ class DrawdownGuard(BaseModel):
             return True
         return False
 
+    def safe_mode(self, now: datetime, note: str) -> None:
+        """Enter SAFE_MODE on an incident (the watchdog, a failure policy); only ``reset``
+        leaves it, and a HALT stays a HALT."""
+        if self.state is TradingState.ACTIVE:
+            self._set(TradingState.REDUCING, None, now, note)
+
     def halt(self, now: datetime, note: str) -> None:
         """Stop everything (kill switch); only ``reset`` resumes."""
         self._set(TradingState.HALTED, None, now, note)

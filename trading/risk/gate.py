@@ -172,6 +172,9 @@ class RiskGate:
         marks = {s: m.price for s, m in self.market.marks.items()}
         self.portfolio.drawdown.reset(now, self.portfolio.equity(marks))
 
+    def safe_mode(self, now: datetime, note: str) -> None:
+        self.portfolio.drawdown.safe_mode(now, note)
+
     def halt(self, now: datetime, note: str) -> None:
         self.portfolio.drawdown.halt(now, note)
 
