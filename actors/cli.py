@@ -129,9 +129,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = _run_settings(args)
     try:
-        _check_live(settings, args.live)
         options = _session_options(args, settings)
-    except ValueError as exc:  # FeedUrlError names the URL, LiveTradingRefusedError the venue
+    except ValueError as exc:  # the feed URL, a live venue without --live, a symbol unlisted
         print(f"raytrader run: {exc}", file=sys.stderr)
         return 2
     stop_ray = _start_ray(args)
@@ -144,11 +143,17 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.progress.error else 0
 
 
-def _check_live(settings: Settings, live: bool) -> None:
-    """A production venue (``venue.testnet: false``) only with ``--live``."""
-    from trading.execution.venue_kinds import check_live
+def _check_venue(settings: Settings, live: bool) -> None:
+    """A production venue (``venue.testnet: false``) only with ``--live``; every symbol
+    listed by the venue (``ValueError`` naming what is wrong, before Ray starts)."""
+    from trading.execution.retry import VenueError
+    from trading.execution.venue_kinds import check_listed, check_live
 
     check_live(settings.venue, live)
+    try:
+        check_listed(settings.venue, settings.symbols)
+    except VenueError as error:
+        raise ValueError(f"venue {settings.venue.kind.value} did not answer: {error}") from None
 
 
 def _ray_environment() -> None:
@@ -169,6 +174,8 @@ def _run_settings(args: argparse.Namespace) -> Settings:
 def _session_options(args: argparse.Namespace, settings: Settings) -> SessionOptions:
     from actors.session import SessionOptions
     from trading.market.live import VenueFeed
+
+    _check_venue(settings, args.live)
 
     feed = VenueFeed(args.feed, args.feed_ws, warmup_bars=args.warmup_bars) if args.feed else None
     return SessionOptions(

@@ -91,10 +91,13 @@ def venue_endpoints(settings: VenueSettings, paper_url: str | None = None) -> Ve
     )
 
 
-def build_venue(settings: VenueSettings, paper_url: str | None = None) -> VenueAdapter:
-    """The adapter of ``settings.kind`` with the credentials its variables hold."""
+def build_venue(
+    settings: VenueSettings, paper_url: str | None = None, *, signed: bool = True
+) -> VenueAdapter:
+    """The adapter of ``settings.kind`` with the credentials its variables hold (``signed``
+    False: none, for public endpoints only)."""
     endpoints = venue_endpoints(settings, paper_url)
-    credentials = settings.credentials()
+    credentials = settings.credentials() if signed else None
     key = credentials.api_key.get_secret_value() if credentials else None
     secret = credentials.api_secret.get_secret_value() if credentials else None
     if settings.kind in (VenueKind.PAPER, VenueKind.BINANCE_SPOT):
@@ -152,3 +155,19 @@ async def balances_text(venue: VenueAdapter) -> str:
     except VenueError as error:
         return f"unavailable ({error})"
     return ", ".join(f"{asset} {amount}" for asset, amount in balances.items() if amount) or "none"
+
+
+def check_listed(settings: VenueSettings, symbols: Sequence[str]) -> None:
+    """Before a session starts anything: ``UnlistedSymbolError`` naming each of ``symbols``
+    the venue of a non-paper ``settings.kind`` does not list (public endpoints, no keys)."""
+    if settings.kind is VenueKind.PAPER:
+        return
+
+    async def listing() -> None:
+        venue = build_venue(settings, signed=False)
+        try:
+            await venue_rules(venue, symbols)
+        finally:
+            await venue.close()
+
+    asyncio.run(listing())

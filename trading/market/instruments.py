@@ -123,7 +123,7 @@ def venue_symbol(symbol: str) -> str:
     return symbol.partition(":")[0].replace("/", "")
 
 
-class UnlistedSymbolError(UnknownInstrumentError):
+class UnlistedSymbolError(UnknownInstrumentError, ValueError):
     """Symbols the venue does not list (or not as trading), refused before a session starts."""
 
     def __init__(self, symbols: Sequence[str], venue: str) -> None:

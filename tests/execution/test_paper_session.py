@@ -1,0 +1,79 @@
+"""``venue.kind: binance_spot`` on Ray, its REST base pointed at a separately started paper
+exchange: the production code path (no paper actor; instruments from its exchangeInfo, orders
+signed over HTTP) sends, fills and journals orders, with no client id sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.execution import EXECUTION_ACTOR
+from actors.journal import JOURNAL_ACTOR
+from actors.risk import RISK_ACTOR
+from actors.run_loop import run_session
+from actors.session import SessionOptions
+from trading.config import VenueKind, load_settings
+from trading.contracts import Fill
+from trading.journal.recorder import replay
+from trading.market.instruments import UnlistedSymbolError
+
+pytestmark = pytest.mark.ray
+
+BARS = 450
+
+
+def test_binance_spot_session_trades_on_a_separately_started_paper_exchange(
+    ray_session: Any, paper_process: Callable[..., Any], tmp_path: Path
+) -> None:
+    paper = paper_process()
+    settings = load_settings()
+    venue = settings.venue.model_copy(
+        update={"kind": VenueKind.BINANCE_SPOT, "rest_url": paper.url}
+    )
+    features = settings.features.model_copy(update={"llm_opinion": False})
+    settings = settings.model_copy(
+        update={"venue": venue, "features": features, "symbols": ["BTC/USDT", "ETH/USDT"]}
+    )
+    summary = run_session(
+        SessionOptions(settings=settings, data_dir=tmp_path, max_bars=BARS, poll_s=0.2)
+    )
+
+    assert summary.progress.error is None
+    assert summary.venue == {}, "no paper actor: the venue is the process at venue.rest_url"
+    stats = paper.stats()
+    assert summary.progress.orders > 0
+    assert stats["accepted"] == summary.progress.orders
+    assert stats["duplicate_attempts"] == 0
+    fills = [f for f in replay(summary.journal_path, frozenset({"fill"})) if isinstance(f, Fill)]
+    assert len(fills) == summary.progress.fills >= summary.progress.orders
+    net: dict[str, Decimal] = {}
+    for fill in fills:
+        net[fill.symbol] = net.get(fill.symbol, Decimal(0)) + fill.quantity * fill.side.sign
+    assert {s: q for s, q in net.items() if q} == {s: q for s, q in summary.positions.items() if q}
+    filled = {
+        cid: Decimal(o["executed"]) for cid, o in stats["orders"].items() if o["executed"] != "0"
+    }
+    journaled: dict[str, Decimal] = {}
+    for fill in fills:
+        journaled[fill.client_order_id] = journaled.get(fill.client_order_id, Decimal(0))
+        journaled[fill.client_order_id] += fill.quantity
+    assert journaled == filled, "every fill the exchange made is journaled, once"
+
+
+def test_a_symbol_the_venue_does_not_list_stops_the_start_by_name(
+    ray_session: Any, paper_process: Callable[..., Any], tmp_path: Path
+) -> None:
+    paper = paper_process()
+    settings = load_settings()
+    venue = settings.venue.model_copy(
+        update={"kind": VenueKind.BINANCE_SPOT, "rest_url": paper.url}
+    )
+    settings = settings.model_copy(update={"venue": venue, "symbols": ["BTC/USDT", "SOL/USDT"]})
+    with pytest.raises(UnlistedSymbolError, match="binance_spot does not list SOL/USDT as"):
+        run_session(SessionOptions(settings=settings, data_dir=tmp_path, max_bars=10))
+    started = set(ray_session.util.list_named_actors())
+    assert not started & {JOURNAL_ACTOR, RISK_ACTOR, EXECUTION_ACTOR}, "refused before any actor"
