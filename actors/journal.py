@@ -8,7 +8,6 @@ call, and a batch id already written whole is not written again
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,14 +17,24 @@ import ray
 
 from trading.config import SecuritySettings
 from trading.failure.journal_batches import BatchMarker, mark, settle
+from trading.failure.taxonomy import Incident, read_incidents
 from trading.journal.chain import Journal, VerifyReport, verify
 from trading.journal.recorder import Recordable, Recorder
 from trading.journal.store import Store
+from trading.security.secrets import JOURNAL_KEY, EnvSecrets, open_secrets, optional
 from trading.security.signing import CheckpointLog
 
 JOURNAL_KEY_ENV = "RAYTRADER_JOURNAL_KEY"
 JOURNAL_ACTOR = "journal"
 BATCHES_FILE = "journal-batches.jsonl"
+
+
+def _journal_key(security: SecuritySettings | None) -> bytes | None:
+    """The journal's HMAC key from the configured secrets provider (by default the environment:
+    ``$RAYTRADER_JOURNAL_KEY``); None when it holds none."""
+    provider = open_secrets(security) if security is not None else EnvSecrets()
+    key = optional(provider, JOURNAL_KEY)
+    return key.encode() if key else None
 
 
 def _checkpoint_log(
@@ -53,8 +62,7 @@ class JournalActor:
     ) -> None:
         """``security.journal_signing_key`` set: checkpoints signed as records are written."""
         directory = Path(data_dir)
-        key = os.environ.get(JOURNAL_KEY_ENV)
-        self._key = key.encode() if key else None
+        self._key = _journal_key(security)
         self.journal_path = directory / "journal.jsonl"
         self._batches = directory / BATCHES_FILE
         self._last_batch = settle(self.journal_path, self._batches)
@@ -83,6 +91,10 @@ class JournalActor:
 
     def head(self) -> tuple[int, str]:
         return self._recorder.journal.records, self._recorder.journal.last_hash
+
+    def incidents(self, limit: int = 100) -> list[Incident]:
+        """The last ``limit`` incidents journaled, oldest first."""
+        return read_incidents(self.journal_path, limit)
 
     def verify(self) -> VerifyReport:
         return verify(self.journal_path, self._key)

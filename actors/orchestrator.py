@@ -38,6 +38,15 @@ from trading.execution.progress import SessionProgress as SessionProgress
 from trading.execution.progress import step_events
 from trading.execution.step import trade_step
 from trading.failure.checkpoint import load_checkpoint, save_checkpoint
+from trading.failure.guard import guarded
+from trading.failure.taxonomy import (
+    DataError,
+    ErrorClass,
+    Incident,
+    Recovery,
+    RecoveryAction,
+    classify,
+)
 from trading.journal.recorder import ConfigChange
 from trading.observability.tracing import carrier, configure_tracing, flush_traces, traced_call
 from trading.reload import ConfigFileWatch, config_changes, refusal
@@ -73,6 +82,19 @@ def _between_reloads(
     return locked
 
 
+async def _symbol_steps(symbols: dict[str, ActorHandle[Any]], calls: list[Any]) -> list[SymbolStep]:
+    """The symbol actors' steps; bad data raises a ``DataError`` naming its symbol."""
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    steps: list[SymbolStep] = []
+    for symbol, answer in zip(symbols, answers, strict=True):
+        if isinstance(answer, BaseException):
+            if classify(answer) is not ErrorClass.DATA:
+                raise answer
+            raise DataError(f"{type(answer).__name__}: {answer}", symbol) from answer
+        steps.append(answer)
+    return steps
+
+
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=-1)
 class Orchestrator:
     def __init__(
@@ -90,9 +112,8 @@ class Orchestrator:
         self._progress = self._checkpoint.progress
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
-        # each signal-settings push and the step close it followed: a restarted symbol actor
-        # replays them (``signal_reloads``)
         self._signal_reloads = self._checkpoint.signal_reloads
+        self._recovery = Recovery()
         self._watch: asyncio.Task[None] | None = None
         configure_tracing(settings.observability, ORCHESTRATOR_ACTOR)
 
@@ -111,7 +132,39 @@ class Orchestrator:
         if cursor is not None and cursor >= start:  # a restart resumes at the next step
             start = cursor + self._step
         schedule = StepSchedule(start, self._step, end, speed, live, grace_s)
-        return await run_schedule(schedule, self.step, self._stopping, self._progress)
+        return await run_schedule(schedule, self._guarded, self._stopping, self._progress)
+
+    async def _guarded(self, clock: datetime) -> list[SymbolStep]:
+        """The step under the failure policies: each failure acted on, journaled, retried."""
+        return await guarded(
+            lambda: self.step(clock), self._recovery, self._act, self._report, clock
+        )
+
+    async def _act(self, incident: Incident, _: BaseException) -> str:
+        """Take the incident's recovery action; what was done, for the journal."""
+        action, symbol = incident.action, incident.symbol
+        if action is RecoveryAction.PAUSE_SYMBOL and symbol in self._handles.symbols:
+            self._checkpoint.paused.append(symbol)
+            self._save(None)
+            return f"{symbol} paused, the other symbols trade on; step retried"
+        if action is RecoveryAction.HALT:
+            return await self._tell_risk("halt", incident, "risk HALTED; the session stops")
+        if action in (RecoveryAction.SAFE_MODE, RecoveryAction.PAUSE_SYMBOL):
+            return await self._tell_risk("safe_mode", incident, "SAFE_MODE; step retried")
+        if action is RecoveryAction.DEGRADE:
+            return "step retried; the router falls back to its next model or the offline analyst"
+        return "step retried"
+
+    async def _tell_risk(self, method: str, incident: Incident, done: str) -> str:
+        """Risk's ``halt`` or ``safe_mode``; a risk that cannot be reached is said so."""
+        try:
+            await getattr(self._handles.risk, method).remote(incident.ts, incident.cause)
+        except ray.exceptions.RayError as exc:
+            return f"{method} not reached ({type(exc).__name__}); step retried"
+        return done
+
+    async def _report(self, incident: Incident) -> None:
+        await self._handles.journal.record.remote([incident], incident.ts)
 
     @_between_reloads
     @traced_call("orchestrator.step")
@@ -138,9 +191,10 @@ class Orchestrator:
     async def _advance(self, clock: datetime) -> list[SymbolStep]:
         """Symbol actors in parallel, then the paper venue's market clock (live: with the
         closed bars the step consumed)."""
-        h = self._handles
-        steps: list[SymbolStep] = await asyncio.gather(
-            *(actor.advance.remote(clock, trace=carrier()) for actor in h.symbols.values())
+        h, paused = self._handles, self._checkpoint.paused
+        symbols = {s: actor for s, actor in h.symbols.items() if s not in paused}
+        steps = await _symbol_steps(
+            symbols, [actor.advance.remote(clock, trace=carrier()) for actor in symbols.values()]
         )
         if h.paper is not None:
             fresh = {s.symbol: s.bars for s in steps if s.bars} if self._live else None

@@ -41,6 +41,7 @@ from serve.health import probe_health
 from serve.metrics import CONTENT_TYPE_LATEST, exposition, observe
 from serve.schemas import (
     Health,
+    Incidents,
     ManualOrder,
     OrderResult,
     Positions,
@@ -247,6 +248,14 @@ class RaytraderApi:
         """Trading state (SAFE_MODE is REDUCING), equity, exposure, drawdown from the peaks."""
         summary: RiskSummary = await _timed(self._handles.risk.summary.remote(), READ_TIMEOUT_S)
         return RiskView.from_summary(summary)
+
+    @api.get("/v1/incidents", dependencies=[VIEWER])
+    async def incidents(
+        self, limit: int = Query(100, ge=1, le=1000, description="the last N incidents")
+    ) -> Incidents:
+        """Failures the session handled (error class, cause, action, outcome), oldest first."""
+        found = await _timed(self._handles.journal.incidents.remote(limit), READ_TIMEOUT_S)
+        return Incidents(incidents=found)
 
     @api.post(
         "/v1/orders",

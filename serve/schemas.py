@@ -36,6 +36,7 @@ from trading.contracts import (
     UtcDatetime,
 )
 from trading.execution.manual import ManualPlacement
+from trading.failure.taxonomy import Incident
 from trading.risk.drawdown import TradingState
 from trading.risk.gate import RiskSummary
 
@@ -226,3 +227,9 @@ class ReloadResult(Body):
     path: str
     digest: str
     applied: bool
+
+
+class Incidents(Body):
+    """Failures the session handled: error class, cause, recovery action and outcome."""
+
+    incidents: list[Incident]

@@ -426,7 +426,9 @@ class SecuritySettings(Section):
     ``require_signed_config``: every config must carry an ed25519 ``.sig`` by one of
     ``config_public_keys`` (key id -> public key PEM, relative to the config's folder).
     ``journal_signing_key``: an ed25519 private key (PEM, 0600) that signs the journal's chain
-    head every ``journal_checkpoint_every`` records (``raytrader audit verify --public-key``)."""
+    head every ``journal_checkpoint_every`` records (``raytrader audit verify --public-key``).
+    ``secrets_provider``: where venue keys, LLM keys and the journal's HMAC key are read
+    (``env``; ``file``, a 0600 YAML; ``vault``, KV v2 with the token in ``vault_token_env``)."""
 
     token_store: str | None = None
     rate_limit_per_token: Annotated[str, Field(pattern=_RATE)] = "300/minute"  # noqa: S105
@@ -440,6 +442,20 @@ class SecuritySettings(Section):
     journal_signing_key: str | None = None
     journal_signing_key_id: str | None = None
     journal_checkpoint_every: Annotated[int, Field(ge=1)] = 1000
+    secrets_provider: Literal["env", "file", "vault"] = "env"
+    secrets_file: str | None = None
+    vault_url: str | None = None
+    vault_mount: str = "secret"
+    vault_prefix: str = "raytrader"
+    vault_token_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "VAULT_TOKEN"  # noqa: S105
+
+    @model_validator(mode="after")
+    def _provider_is_complete(self) -> Self:
+        if self.secrets_provider == "file" and not self.secrets_file:
+            raise ValueError("secrets_provider file needs secrets_file")
+        if self.secrets_provider == "vault" and not self.vault_url:
+            raise ValueError("secrets_provider vault needs vault_url")
+        return self
 
 
 class ObservabilitySettings(Section):
@@ -551,6 +567,8 @@ def load_settings(
     key = os.environ.get(SIGNATURE_KEY_ENV)
     if key and verify_signature:
         _verify_signature(path, data, key)
+    if verify_signature and trust is not None and trust.security.require_signed_config:
+        _verify_signed(path, data, trust.security, trust)  # before its content is parsed
     try:
         raw: Any = yaml.safe_load(data)
     except yaml.YAMLError as exc:

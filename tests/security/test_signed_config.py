@@ -225,3 +225,14 @@ def test_run_refuses_an_unsigned_or_tampered_config_in_one_line(
     assert err.startswith(f"config error: {path}: signature: ")
     assert defect in err
     assert "Traceback" not in err
+
+
+def test_a_reload_checks_the_signature_before_it_reads_the_content(
+    tmp_path: Path, signer: Ed25519PrivateKey
+) -> None:
+    running = _running(tmp_path, signer)
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text("risk: {max_gross_exposure_pct: -1}\nnot_a_key: [\n")
+    with pytest.raises(ConfigError, match="signature: .*unsigned") as refused:
+        load_settings(hostile, trust=running)
+    assert refused.value.problems == [refused.value.problems[0]]

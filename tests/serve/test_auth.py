@@ -143,7 +143,7 @@ def test_a_reload_of_a_config_requiring_a_signature_is_refused_unsigned_or_tampe
     path.write_text(text)
     if defect == "tampered":
         sign_file(path, key, "k1")
-        path.write_text(text.replace("max_gross_exposure_pct: 20.0", "max_gross_exposure_pct: 9"))
+        path.write_text(text.replace("max_gross_exposure_pct: 20.0", "max_gross_exposure_pct: 19"))
     answer = http.post(
         "/v1/config/reload", json={"path": str(path)}, headers=live.headers(Role.ADMIN)
     )

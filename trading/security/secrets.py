@@ -14,10 +14,10 @@ import os
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hvac
 import yaml
@@ -25,6 +25,9 @@ from hvac.exceptions import Forbidden, InvalidPath, Unauthorized, VaultError
 from pydantic import SecretStr
 
 from trading.security.permissions import check_owner_only
+
+if TYPE_CHECKING:
+    from trading.config import SecuritySettings
 
 REDACTED = "***"
 
@@ -213,3 +216,58 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+# --------------------------------------------------------------------------- the keys by name
+
+VENUE_API_KEY = "venue/api_key"
+VENUE_API_SECRET = "venue/api_secret"  # noqa: S105 - a secret's name
+JOURNAL_KEY = "journal/key"
+
+
+def llm_key_name(model: str) -> str:
+    return f"llm/{model}"
+
+
+def open_secrets(security: SecuritySettings) -> SecretsProvider:
+    """The provider ``security.secrets_provider`` names (environment variables ``RAYTRADER_*``
+    by default: ``venue/api_key`` is ``$RAYTRADER_VENUE_API_KEY``)."""
+    if security.secrets_provider == "file":
+        return FileSecrets(Path(security.secrets_file or ""))
+    if security.secrets_provider == "vault":
+        token = os.environ.get(security.vault_token_env)
+        if not token:
+            raise SecretBackendError(f"Vault: ${security.vault_token_env} holds no token")
+        return VaultSecrets(
+            security.vault_url or "",
+            token,
+            mount=security.vault_mount,
+            prefix=security.vault_prefix,
+        )
+    return EnvSecrets()
+
+
+def optional(secrets: SecretsProvider, name: str, *, refresh: bool = False) -> str | None:
+    """The secret's text, or None where the provider has none by that name."""
+    try:
+        value = secrets.refresh(name) if refresh else secrets.get(name)
+    except SecretNotFoundError:
+        return None
+    return value.reveal()
+
+
+def venue_credentials(secrets: SecretsProvider) -> Callable[[bool], tuple[str, str] | None]:
+    """The venue adapter's credentials source: ``(key, secret)`` (reread when asked to, after a
+    venue refused a signature), None when neither is set, an error naming a half-set pair."""
+
+    def credentials(refresh: bool) -> tuple[str, str] | None:
+        key = optional(secrets, VENUE_API_KEY, refresh=refresh)
+        secret = optional(secrets, VENUE_API_SECRET, refresh=refresh)
+        if key is None and secret is None:
+            return None
+        if key is None or secret is None:
+            missing = VENUE_API_KEY if key is None else VENUE_API_SECRET
+            raise SecretNotFoundError(missing, "the secrets provider (the venue needs both)")
+        return key, secret
+
+    return credentials
