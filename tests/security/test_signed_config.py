@@ -233,6 +233,6 @@ def test_a_reload_checks_the_signature_before_it_reads_the_content(
     running = _running(tmp_path, signer)
     hostile = tmp_path / "hostile.yaml"
     hostile.write_text("risk: {max_gross_exposure_pct: -1}\nnot_a_key: [\n")
-    with pytest.raises(ConfigError, match="signature: .*unsigned") as refused:
+    with pytest.raises(ConfigError, match=r"signature: .*unsigned") as refused:
         load_settings(hostile, trust=running)
-    assert refused.value.problems == [refused.value.problems[0]]
+    assert len(refused.value.problems) == 1, "nothing of the content is reported"
