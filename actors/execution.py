@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import ray
 
-from trading.config import ObservabilitySettings, VenueSettings
+from trading.config import ObservabilitySettings, SecuritySettings, VenueSettings
 from trading.contracts import OrderIntent
 from trading.execution.desk import OrderUpdate
 from trading.execution.engine import EngineConfig, ExecutionEngine
@@ -41,12 +41,14 @@ class ExecutionActor:
         fsync: str = "per_batch",
         venue: VenueSettings | None = None,
         observability: ObservabilitySettings | None = None,
+        security: SecuritySettings | None = None,
     ) -> None:
-        """``venue`` names the environment variables of the API key and secret: they are read
-        here, in the actor's process, so the secret never travels as a Ray argument."""
+        """``venue`` names the environment variables of the API key and secret (or ``security``
+        a secrets provider): they are read here, in the actor's process, so the secret never
+        travels as a Ray argument."""
         self._wal_dir, self._venue_url = wal_dir, venue_url
         self._symbols, self._fsync = tuple(symbols), FsyncPolicy(fsync)
-        self._venue = venue or VenueSettings()
+        self._venue, self._security = venue or VenueSettings(), security
         self._engine: ExecutionEngine | None = None
         self._starting: asyncio.Task[ExecutionEngine] | None = None
         configure_tracing(observability or ObservabilitySettings(), EXECUTION_ACTOR)
@@ -59,7 +61,7 @@ class ExecutionActor:
     async def _start(self) -> ExecutionEngine:
         """The venue of ``venue.kind`` (``venue_url``: the paper exchange's), its filters for
         the gateway (an unlisted symbol refused by name), its balances logged, the engine."""
-        venue = build_venue(self._venue, self._venue_url or None)
+        venue = build_venue(self._venue, self._venue_url or None, security=self._security)
         gateway = OrderGateway(self._wal_dir, self._fsync)
         for rules in await venue_rules(venue, self._symbols):
             gateway.set_rules(rules)

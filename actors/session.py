@@ -138,6 +138,7 @@ def _start_venue(
         settings.symbols,
         venue=settings.venue,
         observability=settings.observability,
+        security=settings.security,
     )
     return paper, execution
 

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trading.config import VenueKind, VenueSettings
-from trading.execution.binance import BinanceVenue
+from trading.config import SecuritySettings, VenueKind, VenueSettings
+from trading.execution.binance import BinanceVenue, Credentials
 from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.gateway import InstrumentRules
 from trading.execution.retry import VenueError
 from trading.market.instruments import InstrumentCache, InstrumentSpec
+from trading.security.secrets import open_secrets, venue_credentials
 
 if TYPE_CHECKING:
     from trading.execution.venue import VenueAdapter
@@ -91,23 +92,42 @@ def venue_endpoints(settings: VenueSettings, paper_url: str | None = None) -> Ve
     )
 
 
+def credentials_source(
+    settings: VenueSettings, security: SecuritySettings | None = None
+) -> Credentials:
+    """Where the venue's key and secret are read, and reread after a rotation: the secrets
+    provider ``security`` names, or the variables ``settings`` names (the default)."""
+    if security is not None and security.secrets_provider != "env":
+        return venue_credentials(open_secrets(security))
+
+    def from_environment(refresh: bool) -> tuple[str, str] | None:
+        pair = settings.credentials()
+        return (
+            (pair.api_key.get_secret_value(), pair.api_secret.get_secret_value()) if pair else None
+        )
+
+    return from_environment
+
+
 def build_venue(
-    settings: VenueSettings, paper_url: str | None = None, *, signed: bool = True
+    settings: VenueSettings,
+    paper_url: str | None = None,
+    *,
+    signed: bool = True,
+    security: SecuritySettings | None = None,
 ) -> VenueAdapter:
-    """The adapter of ``settings.kind`` with the credentials its variables hold (``signed``
+    """The adapter of ``settings.kind`` with the credentials of ``credentials_source`` (``signed``
     False: none, for public endpoints only)."""
     endpoints = venue_endpoints(settings, paper_url)
-    credentials = settings.credentials() if signed else None
-    key = credentials.api_key.get_secret_value() if credentials else None
-    secret = credentials.api_secret.get_secret_value() if credentials else None
+    source = credentials_source(settings, security) if signed else None
     if settings.kind in (VenueKind.PAPER, VenueKind.BINANCE_SPOT):
         return BinanceVenue(
             endpoints.rest_url,
             name=settings.kind.value,
             recv_window_ms=settings.recv_window_ms,
-            api_key=key,
-            api_secret=secret,
+            credentials=source,
         )
+    key, secret = (source(False) if source else None) or (None, None)
     exchange = "binanceusdm" if settings.kind is VenueKind.BINANCE_USDM else settings.exchange
     return CcxtVenue(
         "futures" if settings.kind is VenueKind.BINANCE_USDM else "spot",
