@@ -133,9 +133,7 @@ def _start_venue(
     )
     venue_url = ray.get(paper.start.remote()) if paper is not None else ""
     execution = ExecutionActor.options(name=EXECUTION_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
-        str(data_dir / "wal"),
-        venue_url,
-        settings.symbols,
+        *(str(data_dir / "wal"), venue_url, settings.symbols),
         venue=settings.venue,
         observability=settings.observability,
         security=settings.security,

@@ -16,8 +16,8 @@ from trading.execution.progress import SessionProgress
 
 
 class StepCheckpoint(BaseModel):
-    """What a restarted orchestrator needs: the desk, the step cursor, the counters and the
-    signal-settings pushes (a restarted symbol actor replays them)."""
+    """What a restarted orchestrator needs: the desk, the step cursor, the counters, the
+    signal-settings pushes (a restarted symbol actor replays them) and the paused symbols."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +25,7 @@ class StepCheckpoint(BaseModel):
     cursor: datetime | None = None  # the close of the last step done
     progress: SessionProgress = Field(default_factory=SessionProgress)
     signal_reloads: list[tuple[datetime | None, SignalSettings]] = Field(default_factory=list)
+    paused: list[str] = Field(default_factory=list)  # symbols paused by a DATA incident
 
     def is_done(self, clock: datetime) -> bool:
         """Whether the step at ``clock`` was done already (steps run in clock order)."""
