@@ -143,15 +143,15 @@ class Orchestrator:
     async def _act(self, incident: Incident, _: BaseException) -> str:
         """Take the incident's recovery action; what was done, for the journal."""
         action, symbol = incident.action, incident.symbol
-        if action is RecoveryAction.PAUSE_SYMBOL and symbol in self._handles.symbols:
+        if action == RecoveryAction.PAUSE_SYMBOL and symbol in self._handles.symbols:
             self._checkpoint.paused.append(symbol)
             self._save(None)
             return f"{symbol} paused, the other symbols trade on; step retried"
-        if action is RecoveryAction.HALT:
+        if action == RecoveryAction.HALT:
             return await self._tell_risk("halt", incident, "risk HALTED; the session stops")
         if action in (RecoveryAction.SAFE_MODE, RecoveryAction.PAUSE_SYMBOL):
             return await self._tell_risk("safe_mode", incident, "SAFE_MODE; step retried")
-        if action is RecoveryAction.DEGRADE:
+        if action == RecoveryAction.DEGRADE:
             return "step retried; the router falls back to its next model or the offline analyst"
         return "step retried"
 

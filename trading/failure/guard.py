@@ -38,7 +38,7 @@ async def guarded(
                 incident = incident.model_copy(update={"action": RecoveryAction.HALT})
             outcome = await act(incident, exc)
             await report(incident.model_copy(update={"outcome": outcome}))
-            if incident.action is RecoveryAction.HALT:
+            if incident.action == RecoveryAction.HALT:
                 raise
             continue
         recovery.on_success()

@@ -133,7 +133,7 @@ class Incident(BaseModel):
     ts: UtcDatetime
     error_class: ErrorClass
     cause: str
-    action: RecoveryAction
+    action: str  # a ``RecoveryAction``, or the watchdog's ``Repair``
     outcome: str
     attempt: int = 1
     symbol: str | None = None
