@@ -104,6 +104,10 @@ class ExecutionActor:
         engine = await self._ready()
         return dict(vars(engine.stats))
 
+    async def breaker_open(self) -> bool:
+        """Whether the venue's circuit breaker is open now (the watchdog times it)."""
+        return (await self._ready()).breaker.state.state == "open"
+
     async def stop(self) -> None:
         if self._engine is not None:
             await self._engine.stop()
