@@ -23,6 +23,7 @@ from trading.config import (
 from trading.contracts import Timeframe
 from trading.security.permissions import InsecureFileError
 from trading.security.signing import KeyFileError
+from trading.security.tls import TlsFileError
 from trading.security.tokens import TokenError, TokenStore
 
 if TYPE_CHECKING:
@@ -117,6 +118,13 @@ def _config_sign_ed25519(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
 def _symbols(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -133,9 +141,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # the feed URL, a live venue without --live, a symbol unlisted
         print(f"raytrader run: {exc}", file=sys.stderr)
         return 2
+    started = _Started(args, settings)  # --tls-cert/--tls-key checked before Ray starts
     stop_ray = _start_ray(args)
     try:
-        started = _Started(args, settings)
         summary = run_session(options, on_progress=_show_progress, on_started=started)
     finally:
         stop_ray()
@@ -222,8 +230,11 @@ class _Started:
     to stop the API (None without one)."""
 
     def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
+        from trading.security.tls import Tls
+
         self.args = args
         self.settings = settings
+        self.tls = Tls.from_files(args.tls_cert, args.tls_key)
 
     def __call__(
         self, handles: Handles, orchestrator: ActorHandle[Any]
@@ -244,7 +255,8 @@ class _Started:
 
         guard = guard_config(self.settings.security, self.args.data_dir)
         config = self.args.config or DEFAULT_CONFIG
-        url = start_api(handles, orchestrator, self.args.port, config_path=config, guard=guard)
+        port, tls = self.args.port, self.tls
+        url = start_api(handles, orchestrator, port, config_path=config, guard=guard, tls=tls)
         print(f"HTTP API on {url} (/healthz, /v1/signals, /v1/risk, /metrics)", flush=True)
         return stop_api
 
@@ -498,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port", type=int, default=8000, help="HTTP API on 127.0.0.1:PORT; 0 turns it off"
     )
+    run.add_argument("--tls-cert", type=_readable, default=None, help="HTTPS: certificate (PEM)")
+    run.add_argument("--tls-key", type=_readable, default=None, help="HTTPS: its key (PEM, 0600)")
     run.add_argument(
         "--feed",
         default=None,
@@ -567,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    except (TokenError, InsecureFileError, KeyFileError) as exc:
+    except (TokenError, InsecureFileError, KeyFileError, TlsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -13,6 +13,8 @@ from typing import Any
 from ray import serve
 from ray.serve.context import _get_global_client
 
+from trading.security.tls import Tls
+
 LOOPBACK = "127.0.0.1"
 SERVE_LOGGING = {"log_level": "WARNING", "enable_access_log": False}
 
@@ -21,15 +23,16 @@ class ServeHttpError(RuntimeError):
     """Serve runs already without the HTTP proxy asked for (its HTTP options are fixed at start)."""
 
 
-def start_serve(port: int | None = None, host: str = LOOPBACK) -> None:
-    """Start Serve unless it runs: with its HTTP proxy on ``host:port``, or with no proxy when
-    ``port`` is None (handle-only applications)."""
+def start_serve(port: int | None = None, host: str = LOOPBACK, tls: Tls | None = None) -> None:
+    """Start Serve unless it runs: with its HTTP proxy on ``host:port`` (HTTPS with ``tls``),
+    or with no proxy when ``port`` is None (handle-only applications)."""
     running = _serve_details()
     if running is None:
         if port is None:
             serve.start(proxy_location="Disabled", logging_config=SERVE_LOGGING)
         else:
-            serve.start(http_options={"host": host, "port": port}, logging_config=SERVE_LOGGING)
+            options = {"host": host, "port": port, **(tls.http_options() if tls else {})}
+            serve.start(http_options=options, logging_config=SERVE_LOGGING)
         return
     if port is None:
         return

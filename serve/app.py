@@ -13,6 +13,7 @@ off: a browser would fetch the schema without the token.
 import asyncio
 import hashlib
 import re
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -62,6 +63,7 @@ from trading.reload import ReloadRefusedError
 from trading.report.progress import SymbolProgress
 from trading.risk.gate import RiskRequest, RiskSummary
 from trading.security.access import ReloadPathError, allowed_reload, token_store_path
+from trading.security.tls import Tls
 from trading.security.tokens import Role
 
 APP_NAME = "raytrader"
@@ -370,22 +372,24 @@ def start_api(
     config_path: Path = DEFAULT_CONFIG,
     guard: GuardConfig,
     ready_timeout_s: float = 30.0,
+    tls: Tls | None = None,
 ) -> str:
-    """Start Serve on ``host:port`` (unless it runs there) with the API at ``/`` behind
-    ``guard``; returns the base URL once it answers."""
-    start_serve(port, host)
+    """Start Serve on ``host:port`` (unless it runs there; HTTPS with ``tls``) with the API at
+    ``/`` behind ``guard``; returns the base URL once it answers."""
+    start_serve(port, host, tls)
     app = RaytraderApi.bind(handles, orchestrator, str(config_path), guard)  # type: ignore[attr-defined]
     ray_serve.run(app, name=APP_NAME, route_prefix="/")
-    url = f"http://{host}:{port}"
-    _wait_until_routed(url + "/healthz", ready_timeout_s)
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
+    _wait_until_routed(url + "/healthz", ready_timeout_s, tls.certfile if tls else None)
     return url
 
 
-def _wait_until_routed(url: str, timeout_s: float) -> None:
+def _wait_until_routed(url: str, timeout_s: float, cafile: str | None = None) -> None:
     """The proxy learns routes shortly after ``serve.run`` returns: poll until it serves ours
-    (any answer of the app; the proxy answers 404 before it routes)."""
+    (any answer of the app; the proxy answers 404 before it routes); HTTPS trusts ``cafile``."""
     deadline = time.monotonic() + timeout_s
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    trusted = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile))
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}), trusted)
     while True:
         try:
             with direct.open(url, timeout=2):

@@ -18,6 +18,7 @@ from actors.serving import start_serve
 from actors.session import SessionOptions, start_actors, stop_actors
 from serve.app import guard_config, start_api, stop_api
 from trading.config import SecuritySettings, load_settings
+from trading.security.tls import Tls
 from trading.security.tokens import Role, TokenStore
 
 FIRST_CLOCK = datetime(2025, 10, 1, 0, 15, tzinfo=UTC)
@@ -53,21 +54,26 @@ def role_tokens(data_dir: Path) -> dict[Role, str]:
 
 @contextmanager
 def live_api(
-    data_dir: Path, steps: int = 4, security: SecuritySettings | None = None
+    data_dir: Path,
+    steps: int = 4,
+    security: SecuritySettings | None = None,
+    tls: Tls | None = None,
 ) -> Iterator[LiveApi]:
     """Start the actors, run ``steps`` 15m steps from 2025-10-01T00:15Z, serve the API (reloads
-    allowed from ``<data_dir>/configs`` unless ``security`` says otherwise)."""
+    allowed from ``<data_dir>/configs`` unless ``security`` says otherwise; HTTPS with ``tls``)."""
     security = security or SecuritySettings(reload_dir=str(data_dir / "configs"))
     tokens = role_tokens(data_dir)
     port = free_port()
-    start_serve(port)  # the API's address, before the LLM router pool starts Serve without one
+    # the API's address, before the LLM router pool starts Serve without one
+    start_serve(port, tls=tls)
     handles, orchestrator = start_actors(
         SessionOptions(settings=load_settings(), data_dir=data_dir, max_bars=steps * 3 + 3)
     )
     try:
         for i in range(steps):
             ray.get(orchestrator.step.remote(FIRST_CLOCK + i * STEP))
-        url = start_api(handles, orchestrator, port, guard=guard_config(security, data_dir))
+        guard = guard_config(security, data_dir)
+        url = start_api(handles, orchestrator, port, guard=guard, tls=tls)
         try:
             yield LiveApi(url, handles, orchestrator, data_dir, steps, tokens, security)
         finally:
