@@ -17,14 +17,9 @@ import ray
 from trading.config import ObservabilitySettings, SecuritySettings, VenueSettings
 from trading.contracts import OrderIntent
 from trading.execution.desk import OrderUpdate
-from trading.execution.engine import ExecutionEngine
+from trading.execution.engine import EngineConfig, ExecutionEngine
 from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
-from trading.execution.venue_kinds import (
-    balances_text,
-    build_venue,
-    engine_config,
-    venue_rules,
-)
+from trading.execution.venue_kinds import balances_text, build_venue, venue_rules
 from trading.observability.tracing import (
     configure_tracing,
     flush_traces,
@@ -70,7 +65,7 @@ class ExecutionActor:
         gateway = OrderGateway(self._wal_dir, self._fsync)
         for rules in await venue_rules(venue, self._symbols):
             gateway.set_rules(rules)
-        engine = ExecutionEngine(gateway, venue, engine_config(self._venue))
+        engine = ExecutionEngine(gateway, venue, EngineConfig(breaker_open_ms=2_000))
         await engine.start()
         logger.warning(
             "venue %s balances before the first order: %s", venue.name, await balances_text(venue)
