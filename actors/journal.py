@@ -92,6 +92,9 @@ class JournalActor:
     def head(self) -> tuple[int, str]:
         return self._recorder.journal.records, self._recorder.journal.last_hash
 
+    def ping(self) -> bool:
+        return True
+
     def incidents(self, limit: int = 100) -> list[Incident]:
         """The last ``limit`` incidents journaled, oldest first."""
         return read_incidents(self.journal_path, limit)
