@@ -21,6 +21,7 @@ from typing import Any
 import ray
 from ray.actor import ActorHandle
 
+from actors.llm_metrics import record_budget
 from trading.config import Budget, ModelConfig
 from trading.llm.budget import LedgerFile, Reservation, Spending
 
@@ -38,6 +39,7 @@ class BudgetActor:
         replica was lost) is dropped after that."""
         self._file = LedgerFile(Path(data_dir) / LEDGER_FILE, run_id)
         self._ledger = self._file.load(budget, lambda: datetime.now(UTC), hold_s)
+        self._daily_usd = budget.daily_usd
 
     async def reserve_first(
         self, models: Sequence[ModelConfig], tokens_in: int, max_tokens_out: int
@@ -47,6 +49,7 @@ class BudgetActor:
     async def settle(self, reservation: Reservation, usd: Decimal, tokens: int) -> None:
         self._ledger.settle(reservation, usd, tokens)
         self._file.save(self._ledger)
+        record_budget(self._ledger.spending(), self._daily_usd)
 
     async def release(self, reservation: Reservation) -> None:
         self._ledger.release(reservation)

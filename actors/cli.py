@@ -16,6 +16,7 @@ from trading.config import (
     DEFAULT_CONFIG,
     SIGNATURE_KEY_ENV,
     ConfigError,
+    ObservabilitySettings,
     Settings,
     load_settings,
     sign_config,
@@ -129,6 +130,36 @@ def _symbols(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _otlp_endpoint(text: str) -> str:
+    """An http(s) URL, e.g. http://127.0.0.1:4318/v1/traces (argparse: one line, exit 2)."""
+    if not text.startswith(("http://", "https://")) or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _observability(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--log-format, --otlp-endpoint, --trace-sample-ratio over the config's; the driver's
+    logs take that format too."""
+    flags = {"log_format": args.log_format, "otlp_endpoint": args.otlp_endpoint}
+    flags["sample_ratio"] = args.trace_sample_ratio
+    given = {key: value for key, value in flags.items() if value is not None}
+    observability = ObservabilitySettings(**(settings.observability.model_dump() | given))
+    from trading.observability.logs import configure_logging
+
+    configure_logging(observability.log_format, "driver")
+    return settings.model_copy(update={"observability": observability})
+
+
 def _run(args: argparse.Namespace) -> int:
     """The embedded default: Ray in-process (or ``--address``), replaying real data."""
     _ray_environment()
@@ -176,7 +207,7 @@ def _run_settings(args: argparse.Namespace) -> Settings:
         settings = settings.model_copy(update={"symbols": args.symbols})
     if args.port:
         _admin_token(settings, args.data_dir)
-    return settings
+    return _observability(args, settings)
 
 
 def _session_options(args: argparse.Namespace, settings: Settings) -> SessionOptions:
@@ -507,6 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--market-data", type=Path, default=None, metavar="DIR")
     run.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
     run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
+    run.add_argument("--log-format", choices=["text", "json"], default=None, help="logs")
+    run.add_argument(
+        "--otlp-endpoint", type=_otlp_endpoint, default=None, help="OTLP/HTTP traces URL"
+    )
+    run.add_argument("--trace-sample-ratio", type=_ratio, default=None, metavar="0..1")
     run.add_argument(
         "--port", type=int, default=8000, help="HTTP API on 127.0.0.1:PORT; 0 turns it off"
     )

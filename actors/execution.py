@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import ray
 
+from actors.metrics import record_gateway, record_order_latency
 from trading.config import ObservabilitySettings, SecuritySettings, VenueSettings
 from trading.contracts import OrderIntent
 from trading.execution.desk import OrderUpdate
 from trading.execution.engine import EngineConfig, ExecutionEngine
 from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
 from trading.execution.venue_kinds import balances_text, build_venue, venue_rules
-from trading.observability.tracing import (
-    configure_tracing,
-    flush_traces,
-    record_orders,
-    traced_call,
-)
+from trading.observability.process import configure_observability
+from trading.observability.tracing import flush_traces, record_orders, traced_call
 
 EXECUTION_ACTOR = "execution"
 logger = logging.getLogger(__name__)
@@ -51,7 +49,7 @@ class ExecutionActor:
         self._venue, self._security = venue or VenueSettings(), security
         self._engine: ExecutionEngine | None = None
         self._starting: asyncio.Task[ExecutionEngine] | None = None
-        configure_tracing(observability or ObservabilitySettings(), EXECUTION_ACTOR)
+        configure_observability(observability or ObservabilitySettings(), EXECUTION_ACTOR)
 
     async def _ready(self) -> ExecutionEngine:
         if self._starting is None:
@@ -82,8 +80,10 @@ class ExecutionActor:
     ) -> list[SubmitOutcome]:
         """Log, send, and wait until the venue has answered each new order (market orders:
         until they have fills or ended), so a step's fills are booked in the same step."""
-        engine = await self._ready()
+        engine, started = await self._ready(), time.perf_counter()
         outcomes = await engine.submit_settled(intents, reference_prices, settle_timeout_s)
+        record_order_latency("settled", time.perf_counter() - started, len(intents))
+        record_gateway(engine, outcomes)
         record_orders([engine.gateway.state(o.state.client_order_id) or o.state for o in outcomes])
         return outcomes
 

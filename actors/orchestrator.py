@@ -28,6 +28,7 @@ import ray
 from ray.actor import ActorHandle
 
 from actors.config_watch import DEFAULT_INTERVAL_S, watch_config
+from actors.metrics import timed
 from actors.router import RouterClient
 from actors.step_ports import RemoteRisk, RemoteVenue
 from trading.config import Settings, SignalSettings
@@ -48,7 +49,8 @@ from trading.failure.taxonomy import (
     classify,
 )
 from trading.journal.recorder import ConfigChange
-from trading.observability.tracing import carrier, configure_tracing, flush_traces, traced_call
+from trading.observability.process import configure_observability
+from trading.observability.tracing import carrier, flush_traces, traced_call
 from trading.reload import ConfigFileWatch, config_changes, refusal
 
 ORCHESTRATOR_ACTOR = "orchestrator"
@@ -115,7 +117,7 @@ class Orchestrator:
         self._signal_reloads = self._checkpoint.signal_reloads
         self._recovery = Recovery()
         self._watch: asyncio.Task[None] | None = None
-        configure_tracing(settings.observability, ORCHESTRATOR_ACTOR)
+        configure_observability(settings.observability, ORCHESTRATOR_ACTOR)
 
     async def run(
         self,
@@ -168,6 +170,7 @@ class Orchestrator:
 
     @_between_reloads
     @traced_call("orchestrator.step")
+    @timed("raytrader_step_latency_seconds", "one pipeline step across the actors")
     async def step(self, clock: datetime) -> list[SymbolStep]:
         """One pipeline step at ``clock``: advance, trade, journal (once), count, checkpoint."""
         h, desk = self._handles, self._desk

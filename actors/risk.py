@@ -13,9 +13,12 @@ from pathlib import Path
 
 import ray
 
+from actors import metrics
 from trading.config import RiskLimits, Settings
 from trading.contracts import Fill, OrderDecision, OrderIntent
-from trading.observability.tracing import configure_tracing, record_decisions, traced_call
+from trading.observability.performance import LivePerformance
+from trading.observability.process import configure_observability
+from trading.observability.tracing import record_decisions, traced_call
 from trading.risk.engine import Mark, RiskPolicy
 from trading.risk.gate import RiskGate, RiskRequest, RiskSummary
 
@@ -33,7 +36,8 @@ class RiskActor:
         self._gate = RiskGate.restore(
             RiskPolicy.from_settings(settings), self._path, Decimal(initial_balance)
         )
-        configure_tracing(settings.observability, RISK_ACTOR)
+        configure_observability(settings.observability, RISK_ACTOR)
+        self._performance = LivePerformance(Decimal(initial_balance))
 
     @traced_call("risk.update_market")
     def update_market(
@@ -44,18 +48,28 @@ class RiskActor:
     ) -> tuple[OrderIntent, ...]:
         flatten = self._gate.update_market(now, marks, closes)
         self._gate.checkpoint(self._path)
+        self._observe(now, marks)
         return flatten
+
+    def _observe(self, now: datetime, marks: Mapping[str, Mark]) -> None:
+        """Live performance at this step's marks, as metrics."""
+        equity = self._gate.summary().equity
+        self._performance.mark_equity(now, equity)
+        prices = {symbol: mark.price for symbol, mark in marks.items()}
+        metrics.record_performance(self._performance.report(prices), equity)
 
     @traced_call("risk.decide")
     def decide(self, requests: Sequence[RiskRequest]) -> list[OrderDecision]:
         decisions = self._gate.decide(requests)
         record_decisions(decisions)
+        metrics.record_decisions(decisions)
         self._gate.checkpoint(self._path)
         return decisions
 
     @traced_call("risk.on_fills")
     def on_fills(self, fills: Sequence[Fill]) -> int:
         booked = self._gate.on_fills(fills)
+        self._performance.fills.extend(fills)
         if booked:
             self._gate.checkpoint(self._path)
         return booked

@@ -30,10 +30,12 @@ from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
 from actors.budget import BUDGET_ACTOR, BudgetActor, RemoteLedger
+from actors.llm_metrics import MeteredEvaluationStore
 from actors.serving import SERVE_LOGGING, delete_app, start_serve
 from trading.config import ObservabilitySettings, RouterSettings
 from trading.llm import AnalysisRequest, LLMOpinion, LLMRouter
-from trading.observability.tracing import annotate, carrier, configure_tracing, traced_call
+from trading.observability.process import configure_observability
+from trading.observability.tracing import annotate, carrier, traced_call
 
 ROUTER_APP = "llm-router"
 ROUTER_DEPLOYMENT = "LLMRouterDeployment"
@@ -61,8 +63,9 @@ class LLMRouterDeployment:
         self._router = LLMRouter(
             settings.model_copy(update={"cache": cache, "evaluation": evaluation}),
             ledger=RemoteLedger(budget) if budget is not None else None,
+            evaluation=MeteredEvaluationStore(evaluation),
         )
-        configure_tracing(observability or ObservabilitySettings(), ROUTER_DEPLOYMENT)
+        configure_observability(observability or ObservabilitySettings(), ROUTER_DEPLOYMENT)
 
     @traced_call("router.opinion")
     async def opinion(self, request: AnalysisRequest) -> LLMOpinion:
@@ -70,6 +73,9 @@ class LLMRouterDeployment:
         answer = await self._router.opinion(request)
         annotate(model=answer.source, cache=str(answer.cache), offline=answer.offline)
         return answer
+
+    async def ping(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import ray
 
+from actors.metrics import record_feed_staleness, timed
 from actors.orchestrator import ORCHESTRATOR_ACTOR
 from trading.config import ObservabilitySettings, SignalSettings
 from trading.contracts import IndicatorSnapshot, MarketBar, Timeframe
@@ -18,7 +19,8 @@ from trading.market.binance import BinanceFeed
 from trading.market.frames import read_bars
 from trading.market.live import FeedReport, LiveBars, VenueFeed
 from trading.market.replay import column_bars
-from trading.observability.tracing import annotate, configure_tracing, traced_call
+from trading.observability.process import configure_observability
+from trading.observability.tracing import annotate, traced_call
 from trading.report.progress import SymbolProgress
 from trading.signals.analysis import SymbolAnalysis
 from trading.signals.resume import Reload, Resume
@@ -27,6 +29,10 @@ from trading.signals.second_opinion import OpinionPort, SecondOpinion
 
 def actor_name(symbol: str) -> str:
     return f"symbol:{symbol}"
+
+
+def _scan_tags(actor: SymbolActor) -> dict[str, str]:
+    return {"timeframe": str(actor.timeframe())}
 
 
 @ray.remote(num_cpus=0.02, max_restarts=-1, max_task_retries=-1)
@@ -62,7 +68,7 @@ class SymbolActor:
         self._last_step: SymbolStep | None = None
         self._resume_from = resume_from
         self._resume = Resume(ray.get_runtime_context().was_current_actor_reconstructed)
-        configure_tracing(observability or ObservabilitySettings(), actor_name(symbol))
+        configure_observability(observability or ObservabilitySettings(), actor_name(symbol))
 
     def _open(self, source: str | VenueFeed) -> Iterator[MarketBar]:
         """The base bars: a data file's, or (live) those a background task streams in."""
@@ -82,6 +88,7 @@ class SymbolActor:
         return self._stepper.next_close
 
     @traced_call("symbol.advance")
+    @timed("raytrader_scan_latency_seconds", "one symbol's analysis of a step", _scan_tags)
     async def advance(self, until: datetime) -> SymbolStep:
         """The step at close ``until``; idempotent (the last close again: the same step; an
         earlier close: no bars)."""
@@ -120,6 +127,10 @@ class SymbolActor:
             return False
         return self._analysis.apply_signal_settings(settings)
 
+    def timeframe(self) -> Timeframe:
+        """The step's timeframe (the finest analysed)."""
+        return self._stepper.step
+
     def signal_settings(self) -> SignalSettings:
         return self._analysis.settings
 
@@ -133,6 +144,7 @@ class SymbolActor:
         if self._live is not None and self._feed is not None:
             progress.feed = FeedReport.of(self._live, self._feed.health)
             progress.error = self._live.error
+            record_feed_staleness(self._analysis.symbol, counts.last_bar_time)
         return progress
 
     def snapshots(self) -> dict[str, IndicatorSnapshot]:

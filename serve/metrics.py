@@ -1,18 +1,23 @@
-"""Prometheus exposition of a session: one collector over what the actors report per scrape.
+"""Prometheus exposition of a session: one collector over what the actors report per scrape,
+followed by the metrics the actors record where values are produced (``actors.metrics``).
 
 The API gathers an ``Observation`` from the actors (concurrently, with a timeout) and
 renders a fresh registry holding a ``SessionCollector`` over it; a source that did not answer
-drops its metrics and shows ``raytrader_source_up{source=...} 0``.
+drops its metrics and shows ``raytrader_source_up{source=...} 0``. The recorded metrics are read
+from every live node's Ray metrics agent (``ray_raytrader_*`` families, merged across nodes) in
+the same scrape; a node that does not answer is left out.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
+import ray
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -34,6 +39,7 @@ class Observation:
     journal_records: int | None = None
     venue: dict[str, Any] | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    recorded: str = ""  # the ``ray_raytrader_*`` families of the nodes' metrics agents
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
@@ -153,6 +159,7 @@ async def observe(sources: Mapping[str, Awaitable[Any]], timeout_s: float) -> Ob
         *(asyncio.wait_for(call, timeout_s) for call in sources.values()), return_exceptions=True
     )
     read = dict(zip(sources, answers, strict=True))
+    recorded = await recorded_metrics(timeout_s)
     errors = {k: repr(v) for k, v in read.items() if isinstance(v, BaseException)}
     values: dict[str, Any] = {k: v for k, v in read.items() if k not in errors}
     return Observation(
@@ -162,6 +169,7 @@ async def observe(sources: Mapping[str, Awaitable[Any]], timeout_s: float) -> Ob
         journal_records=values["journal"][0] if "journal" in values else None,
         venue=values.get("venue"),
         errors=errors,
+        recorded=recorded,
     )
 
 
@@ -169,4 +177,64 @@ def exposition(observation: Observation) -> bytes:
     """Prometheus text format of one observation."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SessionCollector(observation))
-    return generate_latest(registry)
+    return generate_latest(registry) + observation.recorded.encode()
+
+
+RECORDED_PREFIX = "ray_raytrader_"
+
+
+def _family(line: str) -> str:
+    """The metric family a text-format line belongs to (samples: without histogram suffixes)."""
+    name = line.split()[2] if line.startswith("#") else line.split("{")[0].split()[0]
+    for suffix in ("_bucket", "_count", "_sum"):
+        if not line.startswith("#") and name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
+def merge_recorded(pages: Iterable[str]) -> str:
+    """The ``ray_raytrader_*`` families of several agents' pages, each HELP and TYPE once."""
+    headers: dict[str, list[str]] = {}
+    samples: dict[str, list[str]] = {}
+    for page in pages:
+        for line in page.splitlines():
+            if not line.strip() or (line.startswith("#") and len(line.split()) < 3):
+                continue
+            family = _family(line)
+            if not family.startswith(RECORDED_PREFIX):
+                continue
+            if line.startswith("#"):
+                kept = headers.setdefault(family, [])
+                if not any(h.split()[1] == line.split()[1] for h in kept):
+                    kept.append(line)
+            else:
+                samples.setdefault(family, []).append(line)
+    families = sorted(set(headers) | set(samples))
+    return "".join("\n".join([*headers.get(f, []), *samples.get(f, [])]) + "\n" for f in families)
+
+
+def _agents() -> list[str]:
+    return [
+        f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
+        for node in ray.nodes()  # type: ignore[no-untyped-call]  # ray.nodes has no annotations
+        if node.get("Alive") and node.get("MetricsExportPort")
+    ]
+
+
+async def recorded_metrics(timeout_s: float) -> str:
+    """Every live node's recorded raytrader metrics (none outside Ray or when none answer)."""
+    if not ray.is_initialized():
+        return ""
+    urls = await asyncio.to_thread(_agents)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        pages = await asyncio.gather(*(_page(session, url) for url in urls))
+    return merge_recorded(pages)
+
+
+async def _page(session: aiohttp.ClientSession, url: str) -> str:
+    try:
+        async with session.get(url) as response:
+            return await response.text() if response.status == 200 else ""
+    except (aiohttp.ClientError, TimeoutError):
+        return ""

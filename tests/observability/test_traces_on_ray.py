@@ -1,18 +1,22 @@
 """A paper session's traces, exported over OTLP/HTTP to a receiver on 127.0.0.1: one trace per
 step, the spans of the orchestrator, the symbol actors, the LLM router pool, risk and execution
-parented through the carriers each actor call passes."""
+parented through the carriers each actor call passes; and the metrics the actors recorded, read
+from Ray's metrics agent as ``/metrics`` appends them."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from actors.run_loop import run_session
 from actors.session import SessionOptions
+from serve.metrics import recorded_metrics
 from tests.observability.otlp_receiver import ReceivedSpan, otlp_receiver
 from trading.config import ObservabilitySettings, Settings, load_settings
 
@@ -46,20 +50,77 @@ def _full(trace: list[ReceivedSpan]) -> bool:
     return {"router.opinion", "risk.decide", "venue.order"} <= names
 
 
-def test_a_step_trace_holds_every_actor_correctly_parented(
-    ray_session: Any, tmp_path: Path
-) -> None:
+# every family a paper replay records (tokens and cost stay 0 with the offline analyst: a Ray
+# counter is not exported before its first increase)
+RECORDED = (
+    "ray_raytrader_step_latency_seconds",
+    "ray_raytrader_scan_latency_seconds",
+    "ray_raytrader_risk_decisions_total",
+    "ray_raytrader_order_latency_seconds",
+    "ray_raytrader_llm_latency_seconds",
+    "ray_raytrader_llm_requests_total",
+    "ray_raytrader_live_equity",
+    "ray_raytrader_live_sharpe",
+    "ray_raytrader_live_win_rate",
+)
+
+
+def _steps_counted(text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("ray_raytrader_step_latency_seconds_count")
+    )
+
+
+@dataclass
+class Run:
+    options: SessionOptions
+    summary: Any
+    spans: list[ReceivedSpan]
+    recorded: str
+
+
+def _until(ready: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not ready():
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One session; once its clock ends, before its actors stop, the recorded metrics are read
+    (Ray's agents export them every few seconds)."""
+    recorded: list[str] = [""]
+
+    def read_metrics() -> None:
+        def ready() -> bool:
+            recorded[0] = asyncio.run(recorded_metrics(5.0))
+            present = all(f"# TYPE {name} " in recorded[0] for name in RECORDED)
+            return present and _steps_counted(recorded[0]) == BARS // 3
+
+        _until(ready, 60)
+
     with otlp_receiver() as receiver:
         options = SessionOptions(
-            settings=_settings(receiver.url), data_dir=tmp_path, max_bars=BARS, poll_s=0.2
+            settings=_settings(receiver.url),
+            data_dir=tmp_path_factory.mktemp("traced"),
+            max_bars=BARS,
+            poll_s=0.2,
         )
-        summary = run_session(options)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            _full(t) for t in _by_trace(receiver.snapshot()).values()
-        ):
-            time.sleep(0.1)
-        spans = receiver.snapshot()
+        summary = run_session(options, on_started=lambda *_: read_metrics)
+        _until(lambda: any(_full(t) for t in _by_trace(receiver.snapshot()).values()), 10)
+        return Run(options, summary, receiver.snapshot(), recorded[0])
+
+
+def test_the_actors_metrics_reach_rays_agent_and_the_api_exposition(run: Run) -> None:
+    missing = [name for name in RECORDED if f"# TYPE {name} " not in run.recorded]
+    assert missing == [], [line for line in run.recorded.splitlines() if "# TYPE" in line]
+    assert _steps_counted(run.recorded) == run.summary.progress.steps == BARS // 3
+
+
+def test_a_step_trace_holds_every_actor_correctly_parented(run: Run) -> None:
+    summary, spans, options = run.summary, run.spans, run.options
     assert summary.progress.orders > 0
     traces = _by_trace(spans)
     roots = [s for s in spans if s.name == "orchestrator.step"]
