@@ -81,7 +81,7 @@ def test_a_success_clears_the_streak() -> None:
 
 def _run(
     failures: list[BaseException], max_attempts: int = 5
-) -> tuple[str | BaseException, list[Incident], list[RecoveryAction]]:
+) -> tuple[str | BaseException, list[Incident], list[str]]:
     """Guard work that raises ``failures`` in turn, then answers "done"."""
     pending, reported, acted = list(failures), [], []
 
