@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from trading.config import SecuritySettings, VenueKind, VenueSettings
 from trading.execution.binance import BinanceVenue, Credentials
 from trading.execution.ccxt_venue import CcxtVenue
+from trading.execution.engine import EngineConfig
 from trading.execution.gateway import InstrumentRules
 from trading.execution.retry import VenueError
 from trading.market.instruments import InstrumentCache, InstrumentSpec
@@ -191,3 +192,16 @@ def check_listed(settings: VenueSettings, symbols: Sequence[str]) -> None:
             await venue.close()
 
     asyncio.run(listing())
+
+
+POLLED_KINDS = (VenueKind.BINANCE_USDM, VenueKind.CCXT)
+POLL_INTERVAL_MS = 200
+
+
+def engine_config(settings: VenueSettings) -> EngineConfig:
+    """The engine's knobs for ``settings.kind``. The ccxt-driven kinds push no order events
+    here (``CcxtVenue`` has no user stream yet), so their open orders are polled by query
+    every ``POLL_INTERVAL_MS`` instead of the 2 s safety net."""
+    if settings.kind in POLLED_KINDS:
+        return EngineConfig(breaker_open_ms=2_000, resync_interval_ms=POLL_INTERVAL_MS)
+    return EngineConfig(breaker_open_ms=2_000)

@@ -1,6 +1,7 @@
 """Run the paper exchange alone: ``python -m trading.execution.paper --port 0 --data
 BTC/USDT=FILE`` (``--symbol ETH/USDT`` for a symbol with no file, fed over
-``POST /_paper/bars``); prints ``PAPER LISTENING <port>`` once it serves."""
+``POST /_paper/bars``; ``--futures``: the same bars also as USDⓈ-M perpetuals under
+``/fapi``); prints ``PAPER LISTENING <port>`` once it serves."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from trading.execution.paper.bars import PaperBar, load_bars
 from trading.execution.paper.exchange import Faults, PaperExchange
+from trading.execution.paper.futures import PaperFuturesExchange
 from trading.execution.paper.server import PaperServer
 
 
@@ -43,12 +45,17 @@ async def _serve(args: argparse.Namespace) -> None:
         if missing:
             raise SystemExit(f"--credentials-env: {', '.join(missing)} not set")
         api_key, api_secret = os.environ[key_env], os.environ[secret_env]
+    futures = None
+    if args.futures:
+        perpetuals = {f"{s}:{s.partition('/')[2]}": list(b) for s, b in bars.items()}
+        futures = PaperFuturesExchange(perpetuals, faults=faults, seed=args.seed)
     server = PaperServer(
         exchange,
         bar_interval_ms=args.bar_interval_ms,
         port=args.port,
         api_key=api_key,
         api_secret=api_secret,
+        futures=futures,
     )
     await server.start()
     print(f"PAPER LISTENING {server.port}", flush=True)
@@ -72,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bar-interval-ms", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--faults", default="", help="Faults as JSON")
+    parser.add_argument(
+        "--futures", action="store_true", help="also serve the bars as USDⓈ-M perpetuals (/fapi)"
+    )
     parser.add_argument(
         "--credentials-env",
         default="",

@@ -466,7 +466,11 @@ class PaperServer:
         return web.json_response({"added": added, "bars_held": held})
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.exchange.stats())
+        """The spot exchange's stats; with a futures account, its own under ``futures``."""
+        stats = self.exchange.stats()
+        if self.futures is not None:
+            stats["futures"] = self.futures.stats()
+        return web.json_response(stats)
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         update = await request.json()
