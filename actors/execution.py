@@ -19,9 +19,14 @@ from actors.metrics import record_gateway, record_order_latency
 from trading.config import ObservabilitySettings, SecuritySettings, VenueSettings
 from trading.contracts import OrderIntent
 from trading.execution.desk import OrderUpdate
-from trading.execution.engine import EngineConfig, ExecutionEngine
+from trading.execution.engine import ExecutionEngine
 from trading.execution.gateway import FsyncPolicy, OrderGateway, SubmitOutcome
-from trading.execution.venue_kinds import balances_text, build_venue, venue_rules
+from trading.execution.venue_kinds import (
+    balances_text,
+    build_venue,
+    engine_config,
+    venue_rules,
+)
 from trading.observability.process import configure_observability
 from trading.observability.tracing import flush_traces, record_orders, traced_call
 
@@ -63,7 +68,7 @@ class ExecutionActor:
         gateway = OrderGateway(self._wal_dir, self._fsync)
         for rules in await venue_rules(venue, self._symbols):
             gateway.set_rules(rules)
-        engine = ExecutionEngine(gateway, venue, EngineConfig(breaker_open_ms=2_000))
+        engine = ExecutionEngine(gateway, venue, engine_config(self._venue))
         await engine.start()
         logger.warning(
             "venue %s balances before the first order: %s", venue.name, await balances_text(venue)
