@@ -1,5 +1,8 @@
 """``ExecutionActor``: the Rust gateway (WAL on a durable path) and the venue connection.
 
+Fenced: each incarnation takes the next generation beside the WAL and checks it before every
+venue request (``trading.failure.fencing``), so an old incarnation that resumes after a new one
+started sends nothing.
 ``max_restarts=-1``: a restarted actor rebuilds the gateway from its write-ahead log and
 reconciles every open order with the venue before it accepts intents (the first call after
 a restart waits for that). Ray may retry calls: idempotency is by client_order_id.
@@ -27,6 +30,7 @@ from trading.execution.venue_kinds import (
     engine_config,
     venue_rules,
 )
+from trading.failure.fencing import Fence, FencedVenue
 from trading.observability.process import configure_observability
 from trading.observability.tracing import flush_traces, record_orders, traced_call
 
@@ -54,6 +58,7 @@ class ExecutionActor:
         self._venue, self._security = venue or VenueSettings(), security
         self._engine: ExecutionEngine | None = None
         self._starting: asyncio.Task[ExecutionEngine] | None = None
+        self._fence: Fence | None = None
         configure_observability(observability or ObservabilitySettings(), EXECUTION_ACTOR)
 
     async def _ready(self) -> ExecutionEngine:
@@ -64,7 +69,10 @@ class ExecutionActor:
     async def _start(self) -> ExecutionEngine:
         """The venue of ``venue.kind`` (``venue_url``: the paper exchange's), its filters for
         the gateway (an unlisted symbol refused by name), its balances logged, the engine."""
-        venue = build_venue(self._venue, self._venue_url or None, security=self._security)
+        self._fence = Fence.take(self._wal_dir)  # this incarnation's generation
+        venue = FencedVenue(
+            build_venue(self._venue, self._venue_url or None, security=self._security), self._fence
+        )
         gateway = OrderGateway(self._wal_dir, self._fsync)
         for rules in await venue_rules(venue, self._symbols):
             gateway.set_rules(rules)
@@ -86,6 +94,8 @@ class ExecutionActor:
         """Log, send, and wait until the venue has answered each new order (market orders:
         until they have fills or ended), so a step's fills are booked in the same step."""
         engine, started = await self._ready(), time.perf_counter()
+        if self._fence is not None:  # a newer incarnation started: refuse, log nothing
+            self._fence.check(f"submit of {len(intents)} intents")
         outcomes = await engine.submit_settled(intents, reference_prices, settle_timeout_s)
         record_order_latency("settled", time.perf_counter() - started, len(intents))
         record_gateway(engine, outcomes)
