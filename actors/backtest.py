@@ -24,7 +24,7 @@ import ray
 from trading.backtest.batch import batches, run_batch
 from trading.backtest.data import Window, load_market
 from trading.backtest.engine import BacktestConfig
-from trading.backtest.grid import RunSpec, plan_runs, read_grid
+from trading.backtest.grid import RunSpec, config_digest, plan_runs, read_grid
 from trading.backtest.report import write_run_outputs, write_walk_forward
 from trading.backtest.runs import RunStore
 from trading.config import load_settings
@@ -56,7 +56,9 @@ def run_grid(options: BacktestOptions, on_progress: Progress | None = None) -> d
     """Plan, fan out, gather; returns ``{"runs", "failed", "skipped"}`` and writes OUT."""
     config = _config(options)
     grid = read_grid(options.grid) if options.grid else [{}]
-    specs = plan_runs(grid, options.symbols, options.window, options.walk, options.per_symbol)
+    specs = plan_runs(
+        grid, options.symbols, options.window, options.walk, options.per_symbol, _digest(options)
+    )
     store = RunStore(options.out)
     done = store.done()
     todo = [s for s in specs if s.run_id not in done]
@@ -64,10 +66,24 @@ def run_grid(options: BacktestOptions, on_progress: Progress | None = None) -> d
     failed = _fan_out(options, config, todo, store, done, count)
     wanted = {s.run_id for s in specs}
     runs = [done[i] for i in sorted(done) if i in wanted]
-    write_run_outputs(options.out, runs, float(config.initial_balance))
+    _write(options, config, runs)
+    return {"runs": len(runs), "failed": failed, "skipped": len(specs) - len(todo)}
+
+
+def _write(options: BacktestOptions, config: BacktestConfig, runs: list[dict[str, Any]]) -> None:
+    """The outputs of ``runs``: the report draws the symbols' closes over the window."""
+    market = load_market(options.data, options.symbols, options.base, options.window)
+    write_run_outputs(options.out, runs, float(config.initial_balance), market.closes())
     if options.walk is not None:
         write_walk_forward(options.out / "walk_forward.json", [r["summary"] for r in runs])
-    return {"runs": len(runs), "failed": failed, "skipped": len(specs) - len(todo)}
+
+
+def _digest(options: BacktestOptions) -> str:
+    """What configures every run beyond its grid parameters (so another ``--config`` or
+    ``--timeframes`` into the same ``--out`` never reuses its results)."""
+    config = _config(options)
+    run = (config.initial_balance, config.signals, config.venue, config.funding, options.base)
+    return config_digest(config.settings, config.lifecycle, config.fills, run)
 
 
 def _config(options: BacktestOptions) -> BacktestConfig:

@@ -58,6 +58,11 @@ class MarketData:
     bars: Mapping[str, BarColumns]
     funding: Mapping[str, FundingRates]
 
+    def closes(self) -> dict[str, tuple[IntArray, FloatArray]]:
+        """Each symbol's base-bar closes by close time (epoch ms): the report's price lines."""
+        step_ms = self.base.seconds * 1000
+        return {s: (bars.open_time_ms + step_ms, bars.close) for s, bars in self.bars.items()}
+
     def cut(self, window: Window) -> MarketData:
         """The same symbols restricted to ``window`` (a walk-forward slice)."""
         return MarketData(

@@ -28,21 +28,40 @@ class RunSpec:
     symbols: tuple[str, ...]
     window: Window
     train: Window | None = None
+    config: str = ""  # digest of the effective configuration (``config_digest``)
 
     @property
     def run_id(self) -> str:
-        """Stable id from everything that defines the run (resuming skips ids already done)."""
+        """Stable id from everything that defines the run, the effective configuration
+        included: resuming skips ids already done, and another config never reuses them."""
         text = json.dumps(
             {
                 "params": dict(sorted(self.params.items())),
                 "symbols": self.symbols,
                 "window": self.window.label(),
                 "train": self.train.label() if self.train else None,
+                "config": self.config,
             },
             sort_keys=True,
             default=str,
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_digest(*parts: Any) -> str:
+    """A digest of what configures a run beyond its grid parameters (the settings with their
+    timeframes, the base timeframe, the balance, the fill and signal sources): JSON of each
+    part (pydantic models by their JSON, dataclasses by their fields)."""
+    texts = [_json(part) for part in parts]
+    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:16]
+
+
+def _json(part: Any) -> str:
+    dump = getattr(part, "model_dump_json", None)
+    if callable(dump):
+        text: str = dump()
+        return text
+    return json.dumps(part, sort_keys=True, default=str)
 
 
 def read_grid(path: Path) -> list[dict[str, Any]]:
@@ -92,16 +111,18 @@ def plan_runs(
     window: Window,
     walk: tuple[timedelta, timedelta] | None = None,
     per_symbol: bool = False,
+    config: str = "",
 ) -> list[RunSpec]:
     """Grid x symbol sets x windows: the whole window, or per walk-forward fold a run on its
-    train window and one on its test window (labelled with the train window it follows)."""
+    train window and one on its test window (labelled with the train window it follows);
+    ``config``: the digest of the effective configuration, part of every run id."""
     windows: list[tuple[Window | None, Window]] = [(None, window)]
     if walk is not None:
         folds = walk_forward(window, *walk)
         windows = [run for train, test in folds for run in ((None, train), (train, test))]
     sets = [(s,) for s in symbols] if per_symbol else [tuple(symbols)]
     return [
-        RunSpec(dict(params), chosen, test, train)
+        RunSpec(dict(params), chosen, test, train, config)
         for params in grid or [{}]
         for chosen in sets
         for train, test in windows

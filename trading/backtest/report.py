@@ -1,7 +1,8 @@
 """Run outputs: metrics rows, trades and equity tables (Parquet), summary JSON, HTML report.
 
-The HTML is self-contained: inline SVG for the equity curve, drawdown and the monthly returns
-heatmap, and tables for the leaderboard and per-pattern hit rates.
+The HTML report draws with Plotly (``trading.backtest.charts``: dated axes, trades on the price,
+a monthly heatmap) and loads ``plotly.min.js`` from its own directory, so it opens offline; its
+tables show returns, drawdowns and rates as percentages.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from trading.backtest import charts
 from trading.backtest.engine import BacktestResult
-from trading.backtest.metrics import drawdown, summarize
-from trading.contracts import Timeframe, utc_from_ms
+from trading.backtest.metrics import summarize
+from trading.contracts import DecisionOutcome, Timeframe, utc_from_ms
 from trading.patterns.series import FloatArray, IntArray
 
 SUMMARY_KEYS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "trades")
+PERCENT_KEYS = frozenset(
+    {"total_return", "max_drawdown", "win_rate", "annual_return", "exposure", "hit_rate"}
+)
+Prices = Mapping[str, tuple[IntArray, FloatArray]]  # symbol -> bar close times, closes
 
 
 def run_summary(result: BacktestResult, run_id: str, **labels: Any) -> dict[str, Any]:
@@ -43,7 +49,27 @@ def run_summary(result: BacktestResult, run_id: str, **labels: Any) -> dict[str,
         "base_bars": result.base_bars,
         "funding_paid": result.funding_paid,
         **metrics,
+        **decision_counts(result),
     }
+
+
+def decision_counts(result: BacktestResult) -> dict[str, dict[str, int]]:
+    """Risk's decisions by outcome, and the denials and the resizes by reason."""
+    counts: dict[str, dict[str, int]] = {
+        "decisions_by_outcome": {},
+        "denials_by_reason": {},
+        "resizes_by_reason": {},
+    }
+    for decision in result.decisions:
+        _count(counts["decisions_by_outcome"], str(decision.outcome))
+        if decision.reason is not None:
+            kind = "denials" if decision.outcome is DecisionOutcome.DENIED else "resizes"
+            _count(counts[f"{kind}_by_reason"], str(decision.reason))
+    return counts
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def trade_rows(result: BacktestResult, run_id: str) -> list[dict[str, Any]]:
@@ -128,30 +154,13 @@ def leaderboard(
 # ---------------------------------------------------------------------- HTML
 
 
-def _polyline(x: FloatArray, y: FloatArray, width: int, height: int, colour: str) -> str:
-    if len(x) < 2 or not np.isfinite(y).any():
-        return ""
-    step = max(1, len(x) // 1500)
-    x, y = x[::step], y[::step]
-    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
-    span = hi - lo or 1.0
-    px = (x - x[0]) / ((x[-1] - x[0]) or 1) * (width - 60) + 50
-    py = height - 20 - (y - lo) / span * (height - 40)
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
-    return (
-        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-        f'<rect width="100%" height="100%" fill="#fafafa"/>'
-        f'<text x="2" y="14" font-size="11">{hi:,.4g}</text>'
-        f'<text x="2" y="{height - 6}" font-size="11">{lo:,.4g}</text>'
-        f'<polyline fill="none" stroke="{colour}" stroke-width="1.2" points="{points}"/></svg>'
-    )
-
-
 def monthly_returns(time_ms: IntArray, equity: FloatArray, initial: float) -> dict[str, float]:
-    """Return of each UTC month from the equity at the end of the previous month."""
+    """Return of each UTC month from the equity at the end of the previous month. A sample is
+    stamped with its bar's close, so it belongs to the month of the instant before: the bar
+    closing at 00:00 on the 1st is the last of the month before, not a month of its own."""
     out: dict[str, float] = {}
     previous = initial
-    months = [utc_from_ms(t).strftime("%Y-%m") for t in time_ms.tolist()]
+    months = [utc_from_ms(t - 1).strftime("%Y-%m") for t in time_ms.tolist()]
     for i, month in enumerate(months):
         last = i + 1 == len(months) or months[i + 1] != month
         if last:
@@ -160,83 +169,113 @@ def monthly_returns(time_ms: IntArray, equity: FloatArray, initial: float) -> di
     return out
 
 
-def _heatmap(monthly: Mapping[str, float]) -> str:
-    if not monthly:
-        return "<p>no months</p>"
-    years = sorted({m[:4] for m in monthly})
-    cells = []
-    for row, year in enumerate(years):
-        cells.append(f'<text x="0" y="{row * 24 + 40}" font-size="11">{year}</text>')
-        for month in range(1, 13):
-            value = monthly.get(f"{year}-{month:02d}")
-            x, y = 40 + (month - 1) * 44, row * 24 + 24
-            if value is None:
-                colour, label = "#eee", ""
-            else:
-                strength = min(abs(value) / 0.1, 1.0)
-                channel = int(255 * (1 - strength))
-                colour = (
-                    f"rgb({channel},255,{channel})"
-                    if value >= 0
-                    else f"rgb(255,{channel},{channel})"
-                )
-                label = f"{value * 100:.1f}%"
-            cells.append(
-                f'<rect x="{x}" y="{y}" width="42" height="22" fill="{colour}"/>'
-                f'<text x="{x + 2}" y="{y + 15}" font-size="10">{label}</text>'
-            )
-    header = "".join(
-        f'<text x="{40 + i * 44 + 12}" y="16" font-size="10">{name}</text>'
-        for i, name in enumerate("JFMAMJJASOND")
-    )
-    height = len(years) * 24 + 30
-    return f'<svg width="600" height="{height}" xmlns="http://www.w3.org/2000/svg">{header}{"".join(cells)}</svg>'
-
-
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
         cells = []
         for column in columns:
-            value = row.get(column)
-            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            text = _cell(column, row.get(column))
             cells.append(f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _cell(column: str, value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    if isinstance(value, float) and column in PERCENT_KEYS:
+        return f"{value:.2%}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if column.endswith("_ms") and isinstance(value, int):
+        return utc_from_ms(value).strftime("%Y-%m-%d %H:%M")
+    return "" if value is None else str(value)
 
 
 def html_report(
     entries: Sequence[Mapping[str, Any]],
     best: BacktestResult | None,
     title: str = "raytrader backtest",
+    *,
+    trades: Sequence[Mapping[str, Any]] = (),
+    prices: Prices | None = None,
 ) -> str:
-    """The leaderboard, and for the best run its equity, drawdown, monthly heatmap, patterns."""
+    """The leaderboard, and for the best run: its price with the trades (``trades``: its round
+    trips as ``trade_rows``; ``prices``: closes per symbol), equity, drawdown, monthly returns,
+    patterns, risk decisions and denials by reason, and the trade list."""
     board = leaderboard(entries)
     columns = ["run_id", *SUMMARY_KEYS, "annual_return", "calmar", "profit_factor", "params"]
     parts = [
         f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<script src='{charts.PLOTLY_JS}'></script>",
         "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Leaderboard (by Sharpe)</h2>",
         _table(board[:50], columns),
     ]
     if best is not None and len(best.time_ms):
-        x = best.time_ms.astype(np.float64)
-        curve = best.equity
-        parts += [
-            f"<h2>Best run: {html.escape(str(board[0].get('run_id')))}</h2><h3>Equity</h3>",
-            _polyline(x, curve, 900, 220, "#1f77b4"),
-            "<h3>Drawdown</h3>",
-            _polyline(x, drawdown(curve), 900, 140, "#d62728"),
-            "<h3>Monthly returns</h3>",
-            _heatmap(monthly_returns(best.time_ms, curve, best.initial_balance)),
-        ]
-        patterns = board[0].get("hit_rate_by_pattern") or {}
-        rows = [{"pattern": k, **v} for k, v in patterns.items()]
-        parts += ["<h3>Per pattern</h3>", _table(rows, ["pattern", "trades", "hit_rate", "avg_r"])]
+        parts += [f"<h2>Best run: {html.escape(str(board[0].get('run_id')))}</h2>"]
+        parts += _best_run(board[0], best, trades, prices or {})
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _best_run(
+    entry: Mapping[str, Any],
+    best: BacktestResult,
+    trades: Sequence[Mapping[str, Any]],
+    prices: Prices,
+) -> list[str]:
+    """The best run's charts and tables."""
+    parts = [
+        charts.fragment(charts.price_figure(symbol, *prices[symbol], trades), f"price-{i}")
+        for i, symbol in enumerate(best.symbols)
+        if symbol in prices
+    ]
+    monthly = monthly_returns(best.time_ms, best.equity, best.initial_balance)
+    parts += [
+        charts.fragment(charts.equity_figure(best.time_ms, best.equity), "equity"),
+        charts.fragment(charts.drawdown_figure(best.time_ms, best.equity), "drawdown"),
+        charts.fragment(charts.monthly_heatmap(monthly), "monthly"),
+    ]
+    patterns = entry.get("hit_rate_by_pattern") or {}
+    rows = [{"pattern": k, **v} for k, v in patterns.items()]
+    parts += ["<h3>Per pattern</h3>", _table(rows, ["pattern", "trades", "hit_rate", "avg_r"])]
+    outcomes = entry.get("decisions_by_outcome") or {}
+    denials = entry.get("denials_by_reason") or {}
+    parts += [
+        "<h3>Risk decisions by outcome</h3>",
+        _table(
+            [{"outcome": k, "count": v} for k, v in sorted(outcomes.items())], ["outcome", "count"]
+        ),
+        "<h3>Denials by reason</h3>",
+        _table(
+            [{"reason": k, "count": v} for k, v in sorted(denials.items())], ["reason", "count"]
+        ),
+        "<h3>Trades</h3>",
+        _table(trades, TRADE_COLUMNS),
+    ]
+    return parts
+
+
+def _counts_table(name: str, counts: Mapping[str, int]) -> str:
+    return _table([{name: k, "count": v} for k, v in sorted(counts.items())], [name, "count"])
+
+
+TRADE_COLUMNS = (
+    "symbol",
+    "side",
+    "entry_ms",
+    "exit_ms",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "fees",
+    "pnl",
+    "r_multiple",
+    "patterns",
+)
 
 
 def write_outputs(
@@ -245,26 +284,37 @@ def write_outputs(
     trades: pl.DataFrame,
     equity: pl.DataFrame,
     best: BacktestResult | None,
+    prices: Prices | None = None,
 ) -> None:
-    """``summary.json``, ``trades.parquet``, ``equity.parquet``, ``report.html`` and
-    ``leaderboard.json`` in ``out``."""
+    """``summary.json``, ``trades.parquet``, ``equity.parquet``, ``report.html`` (with
+    ``plotly.min.js`` beside it) and ``leaderboard.json`` in ``out``; ``prices``: closes per
+    symbol for the best run's price chart."""
     out.mkdir(parents=True, exist_ok=True)
     write_summary(out / "summary.json", entries)
     trades.write_parquet(out / "trades.parquet")
     equity.write_parquet(out / "equity.parquet")
-    (out / "report.html").write_text(html_report(entries, best))
+    best_id = leaderboard(entries)[0].get("run_id") if entries else None
+    best_trades = trades.filter(pl.col("run_id") == best_id).to_dicts() if best_id else []
+    page = html_report(entries, best, trades=best_trades, prices=prices)
+    (out / "report.html").write_text(page)
+    (out / charts.PLOTLY_JS).write_text(charts.plotly_js())
     board = [{k: e.get(k) for k in LEADERBOARD_KEYS} for e in leaderboard(entries)]
     (out / "leaderboard.json").write_text(json.dumps(board, default=str, indent=1))
 
 
-def write_run_outputs(out: Path, runs: Sequence[Mapping[str, Any]], initial_balance: float) -> None:
+def write_run_outputs(
+    out: Path,
+    runs: Sequence[Mapping[str, Any]],
+    initial_balance: float,
+    prices: Prices | None = None,
+) -> None:
     """``write_outputs`` of finished run payloads (each its ``summary``, ``trades`` rows and
     ``equity`` columns, as ``trading.backtest.batch.run_batch`` returns them)."""
     entries = [r["summary"] for r in runs]
     trades = trades_frame([t for r in runs for t in r["trades"]])
     best = max(runs, key=lambda r: r["summary"].get("sharpe") or 0.0, default=None)
     best_result = _payload_result(best, initial_balance) if best is not None else None
-    write_outputs(out, entries, trades, _payloads_equity(runs), best_result)
+    write_outputs(out, entries, trades, _payloads_equity(runs), best_result, prices)
 
 
 def _payloads_equity(runs: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
