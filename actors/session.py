@@ -9,9 +9,10 @@ Placement: the actors that write under the data dir (journal, risk, execution, p
 orchestrator) are pinned with a hard node affinity to the node that owns it
 (``SessionOptions.state_node_id``, default the driver's), so Ray restarts them only where their
 files are; that dir must be durable storage on that node or a shared mount; so is the router
-pool's LLM budget actor (its ledger file). Symbol actors keep no files (a restarted one resumes
-from its source and the orchestrator's clock) and spread, as do router replicas (their LLM cache
-and call log are per node).
+pool's LLM budget actor (its ledger file). With ``SessionOptions.shared_state`` (the dir is a
+mount every node reaches) the affinity is soft: a lost node's state actors restart elsewhere.
+Symbol actors keep no files (a restarted one resumes from its source and the orchestrator's
+clock) and spread, as do router replicas (their LLM cache and call log are per node).
 """
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ class SessionOptions:
     feed: VenueFeed | None = None  # live: stream this venue instead of replaying files
     grace_s: float = 2.0  # live: step this long after each wall-clock close
     state_node_id: str | None = None  # the node holding data_dir (default: the driver's)
+    shared_state: bool = False  # data_dir on storage every node reaches: soft placement
 
 
 def state_placement(options: SessionOptions) -> NodeAffinitySchedulingStrategy:
-    """Hard affinity to the node that owns the data dir, so a restart never lands where the
-    WAL, checkpoints and journal are missing."""
+    """Affinity to the node that owns the data dir: hard, so a restart never lands where the
+    WAL, checkpoints and journal are missing; soft with ``shared_state`` (every node reaches
+    the dir), so Ray restarts the state actors on a surviving node when that one is lost."""
     node_id = options.state_node_id or ray.get_runtime_context().get_node_id()
-    return NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+    return NodeAffinitySchedulingStrategy(node_id=node_id, soft=options.shared_state)
 
 
 # ``X.options`` below carry ``type: ignore[attr-defined]``: mypy ignores class decorators, so it
