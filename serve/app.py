@@ -38,7 +38,7 @@ from actors.serving import delete_app, start_serve
 from actors.step_ports import RemoteDesk, RemoteJournal, RemoteOrders, RemoteRisk
 from actors.symbol import actor_name
 from serve.auth import BodyLimit, ConfiguredCors, Guard, GuardConfig, require
-from serve.health import probe_health
+from serve.health import Readiness, probe_health, probe_readiness, session_probes
 from serve.metrics import CONTENT_TYPE_LATEST, exposition, observe
 from serve.schemas import (
     Health,
@@ -195,19 +195,7 @@ class RaytraderApi:
         self._denials = DenialLog()
 
     def _probes(self) -> dict[str, Awaitable[Any]]:
-        """One cheap call per actor; the journal has no ping, its head is as cheap."""
-        h = self._handles
-        probes: dict[str, Awaitable[Any]] = {
-            ORCHESTRATOR_ACTOR: self._orchestrator.ping.remote(),
-            RISK_ACTOR: h.risk.ping.remote(),
-            EXECUTION_ACTOR: h.execution.ping.remote(),
-            JOURNAL_ACTOR: h.journal.head.remote(),
-        }
-        if h.paper is not None:
-            probes[PAPER_ACTOR] = h.paper.ping.remote()
-        for symbol, actor in h.symbols.items():
-            probes[actor_name(symbol)] = actor.ping.remote()
-        return probes
+        return session_probes(self._handles, self._orchestrator)
 
     @api.get("/healthz", responses={503: {"model": Health, "description": "an actor failed"}})
     async def healthz(self, response: Response) -> Health:
@@ -216,6 +204,15 @@ class RaytraderApi:
         if health.failed:
             response.status_code = 503
         return health
+
+    @api.get("/readyz", responses={503: {"model": Readiness, "description": "not ready yet"}})
+    async def readyz(self, response: Response) -> Readiness:
+        """200 once every actor answers and the venue stream has connected; 503 before."""
+        stats: Awaitable[dict[str, int]] = self._handles.execution.stats.remote()
+        readiness = await probe_readiness(self._probes(), stats, PING_TIMEOUT_S)
+        if not readiness.ready:
+            response.status_code = 503
+        return readiness
 
     @api.get("/openapi.json", include_in_schema=False, dependencies=[VIEWER])
     async def openapi(self, request: Request) -> dict[str, Any]:

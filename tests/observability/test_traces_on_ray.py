@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from ray.actor import ActorHandle
 
+from actors.orchestrator import Handles
 from actors.run_loop import run_session
 from actors.session import SessionOptions
+from serve.health import Readiness, probe_readiness, session_probes
 from serve.metrics import recorded_metrics
 from tests.observability.otlp_receiver import ReceivedSpan, otlp_receiver
 from trading.config import ObservabilitySettings, Settings, load_settings
@@ -79,6 +82,7 @@ class Run:
     summary: Any
     spans: list[ReceivedSpan]
     recorded: str
+    readiness: Readiness
 
 
 def _until(ready: Callable[[], bool], timeout_s: float) -> None:
@@ -89,17 +93,24 @@ def _until(ready: Callable[[], bool], timeout_s: float) -> None:
 
 @pytest.fixture(scope="module")
 def run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """One session; once its clock ends, before its actors stop, the recorded metrics are read
-    (Ray's agents export them every few seconds)."""
-    recorded: list[str] = [""]
+    """One session; once its clock ends, before its actors stop, ``/readyz``'s probes run and
+    the recorded metrics are read (Ray's agents export them every few seconds)."""
+    seen: dict[str, Any] = {"recorded": ""}
 
-    def read_metrics() -> None:
-        def ready() -> bool:
-            recorded[0] = asyncio.run(recorded_metrics(5.0))
-            present = all(f"# TYPE {name} " in recorded[0] for name in RECORDED)
-            return present and _steps_counted(recorded[0]) == BARS // 3
+    def on_started(handles: Handles, orchestrator: ActorHandle[Any]) -> Callable[[], None]:
+        def before_stop() -> None:
+            probes = session_probes(handles, orchestrator)
+            stats: Awaitable[dict[str, int]] = handles.execution.stats.remote()
+            seen["readiness"] = asyncio.run(probe_readiness(probes, stats, 5.0))
 
-        _until(ready, 60)
+            def ready() -> bool:
+                seen["recorded"] = asyncio.run(recorded_metrics(5.0))
+                present = all(f"# TYPE {name} " in seen["recorded"] for name in RECORDED)
+                return present and _steps_counted(seen["recorded"]) == BARS // 3
+
+            _until(ready, 60)
+
+        return before_stop
 
     with otlp_receiver() as receiver:
         options = SessionOptions(
@@ -108,9 +119,20 @@ def run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
             max_bars=BARS,
             poll_s=0.2,
         )
-        summary = run_session(options, on_started=lambda *_: read_metrics)
+        summary = run_session(options, on_started=on_started)
         _until(lambda: any(_full(t) for t in _by_trace(receiver.snapshot()).values()), 10)
-        return Run(options, summary, receiver.snapshot(), recorded[0])
+        spans = receiver.snapshot()
+    return Run(options, summary, spans, seen["recorded"], seen["readiness"])
+
+
+def test_readiness_probes_every_actor_the_router_pool_and_its_budget(run: Run) -> None:
+    readiness = run.readiness
+    assert readiness.ready, readiness
+    assert readiness.venue_stream
+    assert {"orchestrator", "risk", "execution", "llm-router", "llm-budget"} <= set(
+        readiness.health.actors
+    )
+    assert any(name.startswith("symbol:") for name in readiness.health.actors)
 
 
 def test_the_actors_metrics_reach_rays_agent_and_the_api_exposition(run: Run) -> None:

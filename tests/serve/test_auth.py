@@ -23,7 +23,7 @@ from trading.security.tokens import Role, TokenStore, token_id_of
 
 pytestmark = pytest.mark.ray
 
-OPEN = {"/healthz"}
+OPEN = {"/healthz", "/readyz"}
 WEAKER = {Role.SCRAPE: Role.VIEWER, Role.VIEWER: Role.SCRAPE, Role.TRADER: Role.VIEWER}
 WEAKER[Role.ADMIN] = Role.TRADER
 
