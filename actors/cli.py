@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -439,6 +440,48 @@ def _data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_download(args: argparse.Namespace) -> int:
+    """Candles through ccxt into ``--out`` (resuming each file); one line per file."""
+    from trading.market.download import DownloadError, download_all
+
+    jobs = [(s, tf) for s in args.symbols for tf in args.timeframes]
+    start, end = args.start, args.end
+    try:
+        done = asyncio.run(download_all(args.exchange, jobs, start, end, args.out, args.url))
+    except (DownloadError, ValueError) as exc:
+        print(f"data error: {exc}", file=sys.stderr)
+        return 2
+    for item in done:
+        gaps = f", {len(item.gaps)} gaps" if item.gaps else ""
+        print(f"{item.path}: {item.bars} bars ({item.fetched} new, {item.kept} kept{gaps})")
+    return 0
+
+
+def _add_download(data_commands: Any) -> None:
+    download = data_commands.add_parser(
+        "download", help="candles from an exchange through ccxt, resumable, in the --data layout"
+    )
+    download.add_argument("--exchange", default="binance", help="ccxt id (default: binance)")
+    download.add_argument("--symbols", type=_symbols, required=True, help="e.g. BTC/USDT,ETH/USDT")
+    download.add_argument(
+        "--timeframes", type=_timeframes, required=True, help="e.g. 1h,4h (15m 1h 4h 1d ...)"
+    )
+    download.add_argument("--start", type=_utc_moment, required=True, help="UTC, e.g. 2025-01-01")
+    download.add_argument("--end", type=_utc_moment, required=True, help="UTC (exclusive)")
+    download.add_argument("--out", type=Path, required=True, metavar="DIR", help="data directory")
+    download.add_argument("--url", default=None, help="Binance-compatible REST base (a mirror)")
+    download.set_defaults(handler=_data_download)
+
+
+def _timeframes(text: str) -> tuple[Timeframe, ...]:
+    """``1h,4h``: known timeframes, or the accepted values named."""
+    try:
+        return tuple(Timeframe(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        valid = ", ".join(tf.value for tf in Timeframe)
+        raise argparse.ArgumentTypeError(f"{text!r}: timeframes are {valid}") from None
+
+
 def _backtest(args: argparse.Namespace) -> int:
     """Parallel backtests on Ray (``actors.backtest``), imported only when asked for."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -481,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeframe", required=True, choices=[tf.value for tf in Timeframe], help="bar length"
     )
     data_check.set_defaults(handler=_data_check)
+    _add_download(data_commands)
     audit = commands.add_parser("audit", help="verify the hash-chained audit journal")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_verify = audit_commands.add_parser(
