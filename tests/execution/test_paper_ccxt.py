@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,15 @@ import ccxt.async_support as ccxt_async
 import polars as pl
 import pytest
 
+from trading.config import VenueKind, VenueSettings
+from trading.contracts import OrderIntent, OrderStatus, OrderType, Side
+from trading.execution.ccxt_venue import CcxtVenue
+from trading.execution.engine import ExecutionEngine
+from trading.execution.gateway import OrderGateway
 from trading.execution.paper import PaperBar, PaperExchange, load_bars
 from trading.execution.paper.futures import PaperFuturesExchange
 from trading.execution.paper.server import PaperServer
+from trading.execution.venue_kinds import engine_config, venue_rules
 
 BUNDLED = Path(__file__).resolve().parents[2] / "trading" / "market" / "bundled"
 BTC_FILE = BUNDLED / "BTC_USDT-5m.parquet"
@@ -312,3 +319,56 @@ async def futures_session(client: Any, server: PaperServer, rows: list[dict[str,
     wallet -= fee(entry, qty, FUTURES_TAKER_FEE) + fee(exit_price, qty, FUTURES_TAKER_FEE)
     final = await client.fetch_balance()
     assert d(final["USDT"]["total"]) == wallet.quantize(EIGHT_PLACES)
+
+
+def test_the_ccxt_venue_learns_fills_by_polling_within_a_settled_submit(tmp_path: Path) -> None:
+    """``CcxtVenue`` has no push stream: its ``PollingStream`` queries the orders it placed, so
+    the engine books a market order's fill inside ``submit_settled`` as with Binance's stream,
+    and a canceled limit order ends canceled."""
+    rows = reference_bars()
+    now = datetime(2025, 10, 1, tzinfo=UTC)
+
+    def intent(seq: int, **fields: Any) -> OrderIntent:
+        return OrderIntent.for_signal(
+            strategy="poll", symbol="BTC/USDT", signal_time=now, seq=seq, created_at=now, **fields
+        )
+
+    market = intent(0, side=Side.BUY, order_type=OrderType.MARKET, quantity=Decimal("0.002"))
+    limit_price = (rows[0]["close"] * Decimal("0.9")).quantize(Decimal("0.01"))
+    resting = intent(
+        1,
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=Decimal("0.002"),
+        limit_price=limit_price,
+    )
+    settings = VenueSettings(kind=VenueKind.CCXT, exchange="binance")
+
+    async def body() -> None:
+        async with paper(futures=False) as server:
+            venue = CcxtVenue("spot", rest_url=server.url, api_key=API_KEY, secret=API_SECRET)
+            gateway = OrderGateway(str(tmp_path / "wal"))
+            for rules in await venue_rules(venue, ["BTC/USDT"]):
+                gateway.set_rules(rules)
+            engine = ExecutionEngine(gateway, venue, engine_config(settings))
+            await engine.start()
+            try:
+                await engine.submit_settled([market, resting], settle_timeout_s=5.0)
+                state = gateway.state(market.client_order_id)
+                assert state is not None
+                assert (state.status, state.filled_quantity) == (
+                    OrderStatus.FILLED,
+                    market.quantity,
+                )
+                [fill] = gateway.fills(market.client_order_id)
+                assert (fill.price, fill.fee) == (
+                    rows[0]["close"],
+                    fee(rows[0]["close"], Decimal("0.002"), SPOT_FEE),
+                )
+                canceled = await engine.cancel(resting.client_order_id)
+                assert canceled.status is OrderStatus.CANCELED
+            finally:
+                await engine.stop()
+                await venue.close()
+
+    run(body)

@@ -4,7 +4,12 @@ signed over HTTP) sends, fills and journals orders, with no client id sent twice
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -85,3 +90,71 @@ def test_a_symbol_the_venue_does_not_list_stops_the_start_by_name(
         run_session(SessionOptions(settings=settings, data_dir=tmp_path, max_bars=10))
     started = set(ray_session.util.list_named_actors())
     assert not started & {JOURNAL_ACTOR, RISK_ACTOR, EXECUTION_ACTOR}, "refused before any actor"
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "trading" / "market" / "bundled"
+SYMBOLS = ("BTC/USDT", "ETH/USDT")
+KEY_ENV, SECRET_ENV = "RAYTRADER_PAPER_TEST_KEY", "RAYTRADER_PAPER_TEST_SECRET"
+# Set at import, before the session's Ray starts: its workers inherit the variables, and the
+# execution actor reads the credentials in its own process, as from the real environment.
+os.environ.setdefault(KEY_ENV, "paperKEY" * 8)
+os.environ.setdefault(SECRET_ENV, "paperSECRET0" * 5 + "abcd")
+
+
+@pytest.fixture
+def paper_with_futures() -> Iterator[str]:
+    """``python -m trading.execution.paper --futures`` over the bundled bars the session
+    replays (spot under ``/api``, USDⓈ-M perpetuals under ``/fapi``), signed; its URL."""
+    data = [f"--data={s}={BUNDLED / (s.replace('/', '_') + '-5m.parquet')}" for s in SYMBOLS]
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "trading.execution.paper", "--port", "0", "--futures"),
+            *(f"--credentials-env={KEY_ENV}:{SECRET_ENV}", *data),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("PAPER LISTENING"), line
+    yield f"http://127.0.0.1:{int(line.split()[-1])}"
+    process.terminate()
+    process.wait(10)
+
+
+def paper_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/_paper/stats", timeout=5) as response:  # noqa: S310
+        stats: dict[str, Any] = json.loads(response.read())
+        return stats
+
+
+@pytest.mark.slow  # 80-85 s each on a loaded 2-core box (the spot session: 16-32 s)
+@pytest.mark.parametrize("kind", [VenueKind.BINANCE_USDM, VenueKind.CCXT])
+def test_ccxt_driven_sessions_trade_on_the_paper_exchange(
+    ray_session: Any, paper_with_futures: str, tmp_path: Path, kind: VenueKind
+) -> None:
+    """``binance_usdm`` (ccxt's binanceusdm on /fapi) and ``ccxt`` with ``exchange: binance``
+    (on /api), each signed, orders polled by query."""
+    settings = load_settings()
+    venue = settings.venue.model_copy(
+        update={
+            "kind": kind,
+            "exchange": "binance",
+            "rest_url": paper_with_futures,
+            "api_key_env": KEY_ENV,
+            "api_secret_env": SECRET_ENV,
+        }
+    )
+    features = settings.features.model_copy(update={"llm_opinion": False})
+    settings = settings.model_copy(
+        update={"venue": venue, "features": features, "symbols": list(SYMBOLS)}
+    )
+    summary = run_session(
+        SessionOptions(settings=settings, data_dir=tmp_path, max_bars=BARS, poll_s=0.2)
+    )
+    assert summary.progress.error is None
+    stats = paper_stats(paper_with_futures)
+    account = stats["futures"] if kind is VenueKind.BINANCE_USDM else stats
+    assert account["duplicate_attempts"] == 0
+    assert 0 < account["accepted"] <= summary.progress.orders
+    assert_fills_journaled_once(summary, account)

@@ -1,14 +1,17 @@
 """Venue adapter over ccxt for real exchanges: Binance spot (``binance``) and USDT-M futures
-(``binanceusdm``); ``sandbox=True`` is their testnet, the way to paper-trade a real venue.
+(``binanceusdm``) by default, any ``ccxt.exchanges`` id by name; ``sandbox=True`` is their
+testnet, ``rest_url`` a Binance-compatible host (the paper exchange).
 
-ccxt is optional (``pip install ccxt``). Our client id goes out as ``newClientOrderId`` and
-orders are found again by ``origClientOrderId``. Without ccxt.pro there is no push stream: the
-stream here stays silent and the engine's periodic resync (query by client id) carries fills.
+ccxt is optional (``pip install 'raytrader[ccxt]'``). Our client id goes out as
+``newClientOrderId`` and orders are found again by ``origClientOrderId``. The order stream polls:
+every order placed here is queried until it ends and its trades become events
+(``PollingStream``; ccxt's ``watch_orders`` is not used yet).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Sequence
@@ -20,7 +23,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from trading.contracts import Liquidity, OrderIntent, OrderStatus, OrderType, Quantity
-from trading.execution.gateway import OrderEventRecord, VenueFill, VenueReport
+from trading.execution.gateway import (
+    Canceled,
+    Expired,
+    Filled,
+    OrderEvent,
+    OrderEventRecord,
+    Rejected,
+    VenueFill,
+    VenueReport,
+)
 from trading.execution.retry import (
     Network,
     RateLimited,
@@ -131,16 +143,46 @@ def ccxt_order(intent: OrderIntent, market: Market) -> CcxtOrder:
     )
 
 
-class _SilentStream:
-    """No push stream without ccxt.pro: waits until closed; fills arrive by resync queries."""
+def report_events(client_order_id: str, report: VenueReport) -> list[OrderEventRecord]:
+    """A queried order as the events a push stream would have sent: each trade (the gateway
+    ignores a trade id it has seen) and how the order ended, if it did."""
+    events: list[OrderEvent] = [
+        Filled(
+            trade_id=f.trade_id,
+            quantity=f.quantity,
+            price=f.price,
+            fee=f.fee,
+            fee_asset=f.fee_asset,
+            liquidity=f.liquidity,
+        )
+        for f in report.fills
+    ]
+    if report.status is OrderStatus.CANCELED:
+        events.append(Canceled())
+    elif report.status is OrderStatus.EXPIRED:
+        events.append(Expired())
+    elif report.status is OrderStatus.REJECTED:
+        events.append(Rejected(reason=report.reason or "rejected by venue"))
+    return [
+        OrderEventRecord(client_order_id=client_order_id, ts=report.ts, event=e) for e in events
+    ]
 
-    def __init__(self) -> None:
+
+class PollingStream:
+    """Order events by polling: every ``interval_s`` each order this adapter placed and not
+    yet seen ended is queried (the exchange's REST API, within ccxt's rate limiter)."""
+
+    def __init__(self, venue: CcxtVenue, interval_s: float) -> None:
+        self._venue, self._interval_s = venue, interval_s
         self._closed = asyncio.Event()
 
     async def __aiter__(self) -> AsyncIterator[Sequence[OrderEventRecord]]:
-        await self._closed.wait()
-        return
-        yield  # an async generator that yields nothing
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), self._interval_s)
+            batch = await self._venue.poll_orders()
+            if batch:
+                yield batch
 
     async def close(self) -> None:
         self._closed.set()
@@ -165,6 +207,8 @@ class CcxtVenue:
         exchange). ccxt's own rate limiter stays on."""
         self._ccxt = import_ccxt()
         self.name = exchange_id or EXCHANGES[market]
+        self.poll_interval_s = 0.2
+        self._watched: dict[str, str] = {}  # client order id -> symbol, until the order ends
         self.market = market
         self.recv_window_ms = recv_window_ms
         exchange_class = getattr(self._ccxt, self.name)
@@ -219,6 +263,7 @@ class CcxtVenue:
             order.price,
             order.params,
         )
+        self._watched[intent.client_order_id] = intent.symbol
         return PlaceAck(
             venue_order_id=str(answer["id"]),
             status=STATUSES.get(answer.get("status") or "open", OrderStatus.ACCEPTED),
@@ -294,8 +339,21 @@ class CcxtVenue:
             if self._symbol(name := unified.partition(":")[0]) == unified
         }
 
-    async def open_user_stream(self) -> _SilentStream:
-        return _SilentStream()
+    async def open_user_stream(self) -> PollingStream:
+        return PollingStream(self, self.poll_interval_s)
+
+    async def poll_orders(self) -> list[OrderEventRecord]:
+        """Events of every watched order; an ended one is watched no more."""
+        batch: list[OrderEventRecord] = []
+        for client_order_id, symbol in list(self._watched.items()):
+            try:
+                report = await self.query(symbol, client_order_id)
+            except VenueError:
+                continue  # the next poll tries again; the engine's resync is the safety net
+            batch += report_events(client_order_id, report)
+            if report.found and report.status is not None and report.status.is_terminal:
+                self._watched.pop(client_order_id, None)
+        return batch
 
     async def close(self) -> None:
         await self.exchange.close()
