@@ -20,8 +20,18 @@ from typing import Any
 import ray
 from ray.actor import ActorHandle
 
+from actors.budget import BUDGET_ACTOR
+from trading.config import Budget
 from trading.failure.taxonomy import Incident
-from trading.failure.watchdog import Finding, Observation, Repair, WatchdogCore, WatchdogLimits
+from trading.failure.watchdog import (
+    Finding,
+    Observation,
+    Repair,
+    WatchdogCore,
+    WatchdogLimits,
+    budget_exhausted,
+    feed_age_s,
+)
 
 WATCHDOG_ACTOR = "watchdog"
 
@@ -61,13 +71,15 @@ class Watchdog:
         wal_dir: str,
         limits: WatchdogLimits | None = None,
         step_period_s: float | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        """``actors`` by name (``orchestrator``, ``risk``, ``execution`` and ``journal`` are
-        used by name); ``step_period_s``: the paced step interval (None: no overdue check)."""
+        """``actors`` by name (``orchestrator``, ``risk``, ``execution``, ``journal``,
+        ``symbol:...`` and ``llm-budget`` are used by name); ``step_period_s``: the paced step
+        interval (None: no overdue check); ``budget``: the LLM caps to call exhausted."""
         self._actors = dict(actors)
         self._wal_dir = Path(wal_dir)
         self._core = WatchdogCore(limits)
-        self._step_period_s = step_period_s
+        self._step_period_s, self._budget = step_period_s, budget
         self._stopping = asyncio.Event()
 
     async def watch(self, interval_s: float = 5.0) -> int:
@@ -102,6 +114,25 @@ class Watchdog:
             breaker_open=bool(breaker),
             wal_bytes=wal_bytes(self._wal_dir),
             orders_sent=progress.orders if progress is not None else 0,
+            feed_age_s=await self._feed_ages(timeout_s),
+            llm_exhausted=await self._llm_exhausted(timeout_s),
+        )
+
+    async def _feed_ages(self, timeout_s: float) -> dict[str, float | None]:
+        """Each live symbol actor's seconds since its feed's last closed bar."""
+        now, ages = datetime.now(UTC), {}
+        for name in (n for n in self._actors if n.startswith("symbol:")):
+            progress = await self._call(name, "progress", timeout_s)
+            feed = progress.feed if progress is not None else None
+            ages[name] = feed_age_s(feed.last_close, now) if feed is not None else None
+        return ages
+
+    async def _llm_exhausted(self, timeout_s: float) -> bool:
+        spending = await self._call(BUDGET_ACTOR, "spending", timeout_s)
+        return (
+            self._budget is not None
+            and spending is not None
+            and budget_exhausted(spending, self._budget)
         )
 
     async def _call(self, name: str, method: str, timeout_s: float) -> Any:

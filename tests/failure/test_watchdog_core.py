@@ -98,3 +98,30 @@ def test_one_fault_is_repaired_once_per_cool_down() -> None:
     assert len(core.check(Observation(now_s=120, unanswered=stuck))) == 1
     other = core.check(Observation(now_s=121, unanswered=("risk",)))
     assert _problems(other) == [(Problem.STUCK_ACTOR, "risk")], "another subject is due"
+
+
+def test_feed_age_is_measured_from_the_last_closed_bar() -> None:
+    from datetime import UTC, datetime
+
+    from trading.failure.watchdog import feed_age_s
+
+    now = datetime(2025, 10, 1, 12, 3, tzinfo=UTC)
+    assert feed_age_s("2025-10-01T12:00:00+00:00", now) == 180.0
+    assert feed_age_s(None, now) is None
+
+
+def test_the_budget_is_exhausted_when_any_cap_is_reached() -> None:
+    from decimal import Decimal
+
+    from trading.config import Budget
+    from trading.failure.watchdog import budget_exhausted
+    from trading.llm.budget import Spending
+
+    caps = Budget(daily_usd=5.0, run_usd=1.0, daily_tokens=1000, run_tokens=500)
+
+    def spent(run_usd: str = "0", run_tokens: int = 0) -> Spending:
+        return Spending(Decimal("0.5"), 10, Decimal(run_usd), run_tokens, Decimal(0), 0, 0, 0)
+
+    assert not budget_exhausted(spent("0.99", 499), caps)
+    assert budget_exhausted(spent("1.00"), caps)
+    assert budget_exhausted(spent(run_tokens=500), caps)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
+from trading.config import Budget
 from trading.failure.taxonomy import ErrorClass
+from trading.llm.budget import Spending
 
 
 class Problem(StrEnum):
@@ -169,3 +173,20 @@ class WatchdogCore:
             return []
         detail = f"{seen.orders_sent - marks.wal[1]} orders sent, WAL unchanged {stalled:.0f} s"
         return [Finding(Problem.WAL_STALLED, "execution", detail)]
+
+
+def feed_age_s(last_close: str | None, now: datetime) -> float | None:
+    """Seconds since a live feed's last closed bar (None: no bar yet, nothing to time)."""
+    if last_close is None:
+        return None
+    return (now - datetime.fromisoformat(last_close)).total_seconds()
+
+
+def budget_exhausted(spending: Spending, budget: Budget) -> bool:
+    """Whether the LLM budget refuses every further call: a USD or token cap reached."""
+    return (
+        spending.run_usd >= Decimal(str(budget.run_usd))
+        or spending.day_usd >= Decimal(str(budget.daily_usd))
+        or spending.run_tokens >= budget.run_tokens
+        or spending.day_tokens >= budget.daily_tokens
+    )
