@@ -23,6 +23,7 @@ from trading.config import (
     sign_config,
 )
 from trading.contracts import Timeframe
+from trading.market.replay import BUNDLED_DATA
 from trading.security.permissions import InsecureFileError
 from trading.security.signing import KeyFileError
 from trading.security.tls import TlsFileError
@@ -428,16 +429,24 @@ def _print_first_mismatches(report: RerunReport) -> None:
 
 
 def _data_check(args: argparse.Namespace) -> int:
+    """A summary (``--json``: the whole report); exit 1 when the file has any problem."""
     from trading.market.frames import BarFileError
-    from trading.market.quality import check_file
+    from trading.market.quality import check_file, summary_lines, timeframe_of
 
+    timeframe = args.timeframe or timeframe_of(args.path)
+    if timeframe is None:
+        print(f"data error: {args.path}: no timeframe in the name: --timeframe", file=sys.stderr)
+        return 2
     try:
-        report = check_file(args.path, Timeframe(args.timeframe))
+        report = check_file(args.path, Timeframe(timeframe))
     except BarFileError as exc:
         print(f"data error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.to_json(), indent=2))
-    return 0
+    lines = (
+        [json.dumps(report.to_json(), indent=2)] if args.json else summary_lines(report, args.path)
+    )
+    print("\n".join(lines))
+    return 0 if report.clean else 1
 
 
 def _data_download(args: argparse.Namespace) -> int:
@@ -473,6 +482,16 @@ def _add_download(data_commands: Any) -> None:
     download.set_defaults(handler=_data_download)
 
 
+def _version() -> str:
+    """The installed distribution's version (``pip install -e .`` included)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("raytrader")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _timeframes(text: str) -> tuple[Timeframe, ...]:
     """``1h,4h``: known timeframes, or the accepted values named."""
     try:
@@ -496,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="raytrader",
         description="AI-assisted multi-timeframe trading system on Ray.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config = commands.add_parser("config", help="show, check or sign a configuration file")
@@ -517,12 +537,15 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="inspect market-data files")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     data_check = data_commands.add_parser(
-        "check", help="print a JSON quality report (gaps, duplicates, order, bad rows)"
+        "check", help="gaps, duplicates, order and bad rows of a bar file (exit 1 if any)"
     )
     data_check.add_argument("path", type=Path, metavar="FILE", help="CSV or Parquet bar file")
     data_check.add_argument(
-        "--timeframe", required=True, choices=[tf.value for tf in Timeframe], help="bar length"
+        "--timeframe",
+        choices=[tf.value for tf in Timeframe],
+        help="bar length (default: from the file name, e.g. BTC_USDT-5m.parquet)",
     )
+    data_check.add_argument("--json", action="store_true", help="the whole report as JSON")
     data_check.set_defaults(handler=_data_check)
     _add_download(data_commands)
     audit = commands.add_parser("audit", help="verify the hash-chained audit journal")
@@ -616,7 +639,13 @@ def build_parser() -> argparse.ArgumentParser:
     backtest = commands.add_parser(
         "backtest", help="parameter grid x symbols x windows of backtests as Ray tasks"
     )
-    backtest.add_argument("--data", type=Path, required=True, metavar="DIR", help="bar files")
+    backtest.add_argument(
+        "--data",
+        type=Path,
+        default=BUNDLED_DATA,
+        metavar="DIR",
+        help="bar files (default: bundled)",
+    )
     backtest.add_argument("--symbols", type=_symbols, default=None, help="BTC/USDT,ETH/USDT")
     backtest.add_argument(
         "--timeframes", type=lambda t: _symbols(t), default=None, help="15m,1h,4h,1d"
@@ -664,6 +693,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TokenError, InsecureFileError, KeyFileError, TlsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -42,3 +42,21 @@ def test_config_sign_needs_a_key(
     monkeypatch.delenv("RAYTRADER_CONFIG_KEY", raising=False)
     assert main(["config", "sign", str(tmp_path / "x.yaml")]) == 2
     assert "RAYTRADER_CONFIG_KEY" in capsys.readouterr().err
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"raytrader {version('raytrader')}\n"
+
+
+def test_backtest_reads_the_bundled_data_unless_told_otherwise() -> None:
+    from actors.cli import build_parser
+    from trading.market.replay import BUNDLED_DATA
+
+    args = ["backtest", "--start", "2025-10-01", "--end", "2025-10-08", "--out", "o"]
+    assert build_parser().parse_args(args).data == BUNDLED_DATA
+    assert (BUNDLED_DATA / "BTC_USDT-5m.parquet").is_file()

@@ -122,3 +122,37 @@ def check_file(path: Path | str, timeframe: Timeframe) -> QualityReport:
         rows=bar_file.rows,
         bad_rows=bar_file.bad_rows,
     )
+
+
+def timeframe_of(path: Path | str) -> Timeframe | None:
+    """The timeframe a shared-data file name carries (``BTC_USDT-5m.parquet``,
+    ``BTC_USDT_USDT-1h-futures.csv``), or None."""
+    for part in reversed(Path(path).name.split(".")[0].split("-")):
+        if part in {tf.value for tf in Timeframe}:
+            return Timeframe(part)
+    return None
+
+
+def summary_lines(report: QualityReport, path: Path | str, first: int = 5) -> list[str]:
+    """A readable report: one line of counts, then the first ``first`` of each problem."""
+    span = (
+        "no bars"
+        if report.first_ms is None or report.last_ms is None
+        else f"{iso_utc(report.first_ms)} .. {iso_utc(report.last_ms)}"
+    )
+    lines = [
+        f"{path}: {report.rows} rows at {report.timeframe}, {span}; {len(report.gaps)} gaps "
+        f"({report.missing_bars} missing bars), {len(report.duplicates)} duplicates, "
+        f"{len(report.out_of_order)} out of order, {len(report.bad_rows)} bad rows"
+    ]
+    problems: list[tuple[str, list[str]]] = [
+        ("gap", [f"{g.to_json()['start']} -> {g.to_json()['end']}" for g in report.gaps]),
+        ("duplicate", [iso_utc(ms) for ms in report.duplicates]),
+        ("out of order", [iso_utc(ms) for ms in report.out_of_order]),
+        ("bad row", [str(bad.to_json()) for bad in report.bad_rows]),
+    ]
+    for name, items in problems:
+        lines += [f"  {name}: {item}" for item in items[:first]]
+        if len(items) > first:
+            lines.append(f"  ... {len(items) - first} more {name}s (--json lists all)")
+    return lines
