@@ -165,6 +165,30 @@ class BinanceUserStream:
         await self._socket.close()
 
 
+class WsApiUserStream(BinanceUserStream):
+    """The user data subscribed on the WebSocket API: events arrive wrapped as
+    ``{"subscriptionId": N, "event": {...}}``; other messages (answers) are skipped."""
+
+    async def __aiter__(self) -> AsyncIterator[Sequence[OrderEventRecord]]:
+        async for message in self._socket:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            event = json.loads(message.data).get("event") or {}
+            record = execution_event(event) if event.get("e") == "executionReport" else None
+            if record is not None:
+                yield [record]
+
+
+def ws_api_subscription(api_key: str, secret: str, timestamp_ms: int) -> dict[str, Any]:
+    """``userDataStream.subscribe.signature``: the WebSocket API signs its parameters sorted
+    by name (Binance spot "WebSocket API: SIGNED request security")."""
+    params = {"apiKey": api_key, "timestamp": str(timestamp_ms)}
+    payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["signature"] = signature(payload, secret)
+    method = "userDataStream.subscribe.signature"
+    return {"id": f"subscribe-{timestamp_ms}", "method": method, "params": params}
+
+
 class BinanceVenue:
     """Binance-compatible REST + WS venue at ``base_url`` (the paper exchange by default)."""
 
@@ -178,10 +202,13 @@ class BinanceVenue:
         api_key: str | None = None,
         api_secret: str | None = None,
         credentials: Credentials | None = None,
+        ws_api_url: str | None = None,
     ) -> None:
         """``api_secret`` (with ``api_key``) signs every SIGNED request; neither is logged.
         ``credentials`` instead: read now, and reread once when the venue refuses a signature
-        (-1022), then the request retried: a rotated secret is picked up without a restart."""
+        (-1022), then the request retried: a rotated secret is picked up without a restart.
+        ``ws_api_url`` (with a key and secret): user data from the WebSocket API subscription,
+        else from the listenKey stream (the paper exchange's; retired for Binance spot)."""
         if api_secret is not None and not api_key:
             raise ValueError("api_secret needs api_key")
         self.name = name
@@ -190,6 +217,7 @@ class BinanceVenue:
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._credentials = credentials
+        self.ws_api_url = ws_api_url
         self._use((api_key or "", api_secret) if credentials is None else credentials(False))
 
     def _use(self, pair: tuple[str, str | None] | None) -> None:
@@ -337,6 +365,9 @@ class BinanceVenue:
         return specs_from_exchange_info(await self._call("GET", "/api/v3/exchangeInfo", {}))
 
     async def open_user_stream(self) -> BinanceUserStream:
+        api_key = self._headers.get("X-MBX-APIKEY")
+        if self.ws_api_url and api_key and self._secret:
+            return await self._subscribe_user_data(self.ws_api_url, api_key, self._secret)
         answer = await self._call("POST", "/api/v3/userDataStream", {})
         url = f"{self.base_url.replace('http', 'ws', 1)}/ws/{answer['listenKey']}"
         try:
@@ -344,6 +375,24 @@ class BinanceVenue:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise VenueError(Network(), outcome_unknown=False) from error
         return BinanceUserStream(socket)
+
+    async def _subscribe_user_data(self, url: str, api_key: str, secret: str) -> WsApiUserStream:
+        """Connect to the WebSocket API and subscribe; a refusal is a ``VenueError`` naming
+        Binance's code and message."""
+        try:
+            socket = await self._http().ws_connect(url, heartbeat=5.0)
+            await socket.send_json(ws_api_subscription(api_key, secret, now_ms()))
+            answer = json.loads(await socket.receive_str(timeout=5.0))
+        except (aiohttp.ClientError, TimeoutError, ValueError, TypeError) as error:
+            raise VenueError(Network(), outcome_unknown=False) from error
+        if answer.get("status") != 200:
+            await socket.close()
+            refusal = answer.get("error") or {}
+            code, msg = refusal.get("code"), refusal.get("msg")
+            reason = f"{code}: {msg} (userDataStream.subscribe.signature)"
+            failure = VenueRejected(status=int(answer.get("status") or 400), reason=reason)
+            raise VenueError(failure, outcome_unknown=False, code=code)
+        return WsApiUserStream(socket)
 
     async def close(self) -> None:
         if self._session is not None:

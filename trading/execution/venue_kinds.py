@@ -77,13 +77,17 @@ def check_live(settings: VenueSettings, live: bool) -> None:
 
 def venue_endpoints(settings: VenueSettings, paper_url: str | None = None) -> VenueEndpoints:
     """The endpoints of ``settings.kind``: each configured URL, else the kind's default
-    (paper: ``paper_url``; ccxt: the exchange's own, so ``rest_url`` only when set)."""
+    (paper: ``paper_url``; ccxt: the exchange's own, so ``rest_url`` only when set; a Binance
+    kind with only ``rest_url`` set: its WebSocket API and streams on that host)."""
     if settings.kind is VenueKind.PAPER:
         if paper_url is None:
             raise ValueError("venue.kind paper needs the paper exchange's URL")
         default = VenueEndpoints(paper_url)
     elif settings.kind is VenueKind.CCXT:
         default = VenueEndpoints("")
+    elif settings.rest_url:  # one host for everything, as the paper exchange serves it
+        host = "ws" + settings.rest_url.rstrip("/").removeprefix("http")
+        default = VenueEndpoints(settings.rest_url, f"{host}/ws-api/v3", host)
     else:
         default = BINANCE_ENDPOINTS[(settings.kind, settings.testnet)]
     return VenueEndpoints(
@@ -127,6 +131,7 @@ def build_venue(
             name=settings.kind.value,
             recv_window_ms=settings.recv_window_ms,
             credentials=source,
+            ws_api_url=endpoints.ws_api_url if settings.kind is VenueKind.BINANCE_SPOT else None,
         )
     key, secret = (source(False) if source else None) or (None, None)
     exchange = "binanceusdm" if settings.kind is VenueKind.BINANCE_USDM else settings.exchange

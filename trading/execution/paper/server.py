@@ -117,6 +117,7 @@ class PaperServer:
         self._sockets: set[web.WebSocketResponse] = set()
         self._queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
         self._futures_queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
+        self._subscriptions: dict[asyncio.Queue[str], int] = {}  # WebSocket API user data
         self.futures_listen_keys: set[str] = set()
         self._closing = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,6 +143,7 @@ class PaperServer:
                 web.get("/api/v3/account", self._account),
                 web.post("/api/v3/userDataStream", self._listen_key),
                 web.get("/ws/{listen_key}", self._user_stream),
+                web.get("/ws-api/v3", self._ws_api),
                 web.get("/_paper/stats", self._stats),
                 web.post("/_paper/faults", self._set_faults),
                 web.post("/_paper/outage", self._outage),
@@ -399,6 +401,67 @@ class PaperServer:
             queues.pop(socket, None)
         return socket
 
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        """The spot WebSocket API (``/ws-api/v3``): ``ping``, ``time`` and
+        ``userDataStream.subscribe.signature``, after which this connection receives the
+        account's events as ``{"subscriptionId": N, "event": {...}}``."""
+        socket = web.WebSocketResponse(heartbeat=5.0)
+        await socket.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._sockets.add(socket)
+        writer = asyncio.get_running_loop().create_task(self._write(socket, queue))
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    break
+                queue.put_nowait(json.dumps(self._ws_api_answer(message.data, socket, queue)))
+        finally:
+            writer.cancel()
+            self._sockets.discard(socket)
+            self._queues.pop(socket, None)
+            self._subscriptions.pop(queue, None)
+        return socket
+
+    def _ws_api_answer(
+        self, text: str, socket: web.WebSocketResponse, queue: asyncio.Queue[str]
+    ) -> dict[str, Any]:
+        """One WebSocket API request's answer (Binance's ``status`` and ``result``/``error``)."""
+        try:
+            request = json.loads(text)
+            request_id, method = request.get("id"), request.get("method")
+            params = {k: str(v) for k, v in (request.get("params") or {}).items()}
+        except (ValueError, AttributeError):
+            error = {"code": -1102, "msg": "Request body is not valid JSON."}
+            return {"id": None, "status": 400, "error": error}
+        try:
+            if method == "ping":
+                return {"id": request_id, "status": 200, "result": {}}
+            if method == "time":
+                return {"id": request_id, "status": 200, "result": {"serverTime": now_ms()}}
+            if method == "userDataStream.subscribe.signature":
+                self._check_ws_signature(params)
+                self._queues[socket] = queue
+                self._subscriptions[queue] = subscription = len(self._subscriptions)
+                result = {"subscriptionId": subscription}
+                return {"id": request_id, "status": 200, "result": result}
+            raise BinanceError(400, -1100, f"Unknown method {method!r}.")
+        except BinanceError as error:
+            failure = {"code": error.code, "msg": error.msg}
+            return {"id": request_id, "status": error.status, "error": failure}
+
+    def _check_ws_signature(self, params: Mapping[str, str]) -> None:
+        """WebSocket API signing: HMAC-SHA256 of the parameters sorted by name (``signature``
+        left out), the key in ``apiKey``; the timestamp within its recvWindow."""
+        self._check_window({**params, "timestamp": required_param(params, "timestamp")})
+        if self._api_secret is None:
+            return
+        if not hmac.compare_digest(required_param(params, "apiKey"), self._api_key or ""):
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
+        sent = required_param(params, "signature").lower()
+        if not hmac.compare_digest(signature(payload, self._api_secret), sent):
+            raise BinanceError(400, -1022, "Signature for this request is not valid.")
+
     async def _write(self, socket: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
         latency = self.exchange.faults.latency_ms / 1000
         while not socket.closed:
@@ -411,7 +474,11 @@ class PaperServer:
         for report in self.exchange.take_reports():
             payload = json.dumps(report)
             for queue in self._queues.values():
-                queue.put_nowait(payload)
+                if queue in self._subscriptions:
+                    wrapped = {"subscriptionId": self._subscriptions[queue], "event": report}
+                    queue.put_nowait(json.dumps(wrapped))
+                else:
+                    queue.put_nowait(payload)
         if self.futures is None:
             return
         for report in self.futures.take_reports():
