@@ -21,6 +21,7 @@ from trading.execution.paper.futures import PaperFuturesExchange
 from trading.execution.paper.server import PaperServer
 from trading.execution.venue_kinds import (
     LiveTradingRefusedError,
+    VenueEndpoints,
     check_live,
     gateway_rules,
     venue_endpoints,
@@ -150,7 +151,9 @@ def test_testnet_endpoints_by_default_configured_ones_win_and_production_needs_l
     usdm = VenueSettings(kind=VenueKind.BINANCE_USDM, testnet=False)
     assert venue_endpoints(usdm).rest_url == "https://fapi.binance.com"
     local = VenueSettings(kind=VenueKind.BINANCE_SPOT, rest_url="http://127.0.0.1:9")
-    assert venue_endpoints(local).rest_url == "http://127.0.0.1:9"
+    assert venue_endpoints(local) == VenueEndpoints(
+        "http://127.0.0.1:9", "ws://127.0.0.1:9/ws-api/v3", "ws://127.0.0.1:9"
+    )
     check_live(spot, live=False)
     check_live(usdm, live=True)
     with pytest.raises(LiveTradingRefusedError, match="binance_usdm with testnet: false"):
