@@ -33,8 +33,10 @@ from actors.paper import PAPER_ACTOR, PaperVenueActor
 from actors.risk import RISK_ACTOR, RiskActor
 from actors.router import RouterClient, start_router_pool
 from actors.symbol import SymbolActor, actor_name
+from actors.watchdog import start_watchdog, stop_watchdog
 from trading.config import Settings, VenueKind
 from trading.execution.venue_kinds import check_listed
+from trading.failure.watchdog import WatchdogLimits
 from trading.market.live import VenueFeed
 from trading.market.replay import BUNDLED_DATA, data_file
 from trading.signals.second_opinion import OpinionPort
@@ -54,6 +56,7 @@ class SessionOptions:
     grace_s: float = 2.0  # live: step this long after each wall-clock close
     state_node_id: str | None = None  # the node holding data_dir (default: the driver's)
     shared_state: bool = False  # data_dir on storage every node reaches: soft placement
+    watchdog: WatchdogLimits | None = None  # set: a Watchdog checks and repairs the session
 
 
 def state_placement(options: SessionOptions) -> NodeAffinitySchedulingStrategy:
@@ -83,7 +86,27 @@ def start_actors(options: SessionOptions) -> tuple[Handles, ray.actor.ActorHandl
     orchestrator = Orchestrator.options(name=ORCHESTRATOR_ACTOR, scheduling_strategy=pinned).remote(  # type: ignore[attr-defined]
         settings, handles, str(data_dir), live=options.feed is not None
     )
+    if options.watchdog is not None:
+        _start_watchdog(options, handles, orchestrator, pinned)
     return handles, orchestrator
+
+
+def _start_watchdog(
+    options: SessionOptions,
+    handles: Handles,
+    orchestrator: ray.actor.ActorHandle[Any],
+    pinned: NodeAffinitySchedulingStrategy,
+) -> None:
+    """The watchdog over every actor; steps are due each step period when they are paced
+    (live, or replay at ``speed``), otherwise it does not time them."""
+    settings, limits = options.settings, options.watchdog or WatchdogLimits()
+    step_s = min(tf.seconds for tf in settings.timeframes)
+    paced = (
+        step_s if options.feed is not None else step_s / options.speed if options.speed else None
+    )
+    wal_dir = options.data_dir.resolve() / "wal"
+    budget = settings.router.budget
+    start_watchdog(handles, orchestrator, wal_dir, limits, paced, budget, pinned)
 
 
 def market_sources(
@@ -174,7 +197,8 @@ def _start_symbols(
 
 def stop_actors(handles: Handles, orchestrator: ray.actor.ActorHandle[Any]) -> None:
     """Close the venue connections, then kill every actor of the session (named ones free
-    their names for the next session)."""
+    their names for the next session); the watchdog first, so it repairs nothing that stops."""
+    stop_watchdog()
     for closing in (handles.execution, handles.paper):
         if closing is not None:
             with contextlib.suppress(ray.exceptions.RayActorError):

@@ -21,6 +21,12 @@ import ray
 from ray.actor import ActorHandle
 
 from actors.budget import BUDGET_ACTOR
+from actors.execution import EXECUTION_ACTOR
+from actors.journal import JOURNAL_ACTOR
+from actors.orchestrator import ORCHESTRATOR_ACTOR, Handles
+from actors.risk import RISK_ACTOR
+from actors.router import ROUTER_APP, budget_actor_name
+from actors.symbol import actor_name
 from trading.config import Budget
 from trading.failure.taxonomy import Incident
 from trading.failure.watchdog import (
@@ -34,6 +40,7 @@ from trading.failure.watchdog import (
 )
 
 WATCHDOG_ACTOR = "watchdog"
+WATCH_INTERVAL_S = 5.0
 
 
 def wal_bytes(wal_dir: Path) -> int:
@@ -184,3 +191,41 @@ class Watchdog:
 
     def ping(self) -> bool:
         return True
+
+
+def watched_actors(handles: Handles, orchestrator: ActorHandle[Any]) -> dict[str, ActorHandle[Any]]:
+    """The session's actors by the names the watchdog uses (the budget's when it is up)."""
+    actors = {
+        ORCHESTRATOR_ACTOR: orchestrator,
+        RISK_ACTOR: handles.risk,
+        EXECUTION_ACTOR: handles.execution,
+        JOURNAL_ACTOR: handles.journal,
+        **{actor_name(symbol): actor for symbol, actor in handles.symbols.items()},
+    }
+    if handles.router is not None:
+        with contextlib.suppress(ValueError):
+            actors[BUDGET_ACTOR] = ray.get_actor(budget_actor_name(ROUTER_APP))
+    return actors
+
+
+def start_watchdog(
+    handles: Handles,
+    orchestrator: ActorHandle[Any],
+    wal_dir: Path,
+    limits: WatchdogLimits,
+    step_period_s: float | None,
+    budget: Budget,
+    placement: Any,
+) -> ActorHandle[Any]:
+    """The named ``watchdog``, placed with the state actors (it reads the WAL's size), watching."""
+    watchdog: ActorHandle[Any] = Watchdog.options(  # type: ignore[attr-defined]
+        name=WATCHDOG_ACTOR, scheduling_strategy=placement
+    ).remote(watched_actors(handles, orchestrator), str(wal_dir), limits, step_period_s, budget)
+    watchdog.watch.remote(WATCH_INTERVAL_S)
+    return watchdog
+
+
+def stop_watchdog() -> None:
+    """Kill the session's watchdog, if one runs (its name is free for the next session)."""
+    with contextlib.suppress(ValueError):
+        ray.kill(ray.get_actor(WATCHDOG_ACTOR))

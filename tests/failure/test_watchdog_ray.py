@@ -60,3 +60,26 @@ def test_a_stuck_actor_is_restarted_and_the_repair_is_journaled(
     assert ray.get(watchdog.check.remote()) == [], "healthy again; nothing repaired"
     for actor in (watchdog, journal, wedged):
         ray.kill(actor)
+
+
+def test_a_watchdog_over_a_healthy_session_repairs_nothing(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    from actors.run_loop import run_session
+    from actors.session import SessionOptions
+    from trading.config import load_settings
+    from trading.failure.taxonomy import read_incidents
+
+    options = SessionOptions(
+        settings=load_settings(),
+        data_dir=tmp_path,
+        max_bars=90,
+        poll_s=0.2,
+        watchdog=WatchdogLimits(call_timeout_s=30.0),
+    )
+    summary = run_session(options)
+    assert summary.progress.error is None
+    assert summary.progress.steps == 30
+    assert read_incidents(summary.journal_path) == []
+    with pytest.raises(ValueError, match="watchdog"):
+        ray.get_actor("watchdog")  # stopped with the session
