@@ -32,12 +32,17 @@ BARS = 450
 
 
 def test_binance_spot_session_trades_on_a_separately_started_paper_exchange(
-    ray_session: Any, paper_process: Callable[..., Any], tmp_path: Path
+    ray_session: Any, paper_with_futures: str, tmp_path: Path
 ) -> None:
-    paper = paper_process()
+    """Signed REST orders and the user data subscribed on the WebSocket API, as on Binance."""
     settings = load_settings()
     venue = settings.venue.model_copy(
-        update={"kind": VenueKind.BINANCE_SPOT, "rest_url": paper.url}
+        update={
+            "kind": VenueKind.BINANCE_SPOT,
+            "rest_url": paper_with_futures,
+            "api_key_env": KEY_ENV,
+            "api_secret_env": SECRET_ENV,
+        }
     )
     features = settings.features.model_copy(update={"llm_opinion": False})
     settings = settings.model_copy(
@@ -49,7 +54,8 @@ def test_binance_spot_session_trades_on_a_separately_started_paper_exchange(
 
     assert summary.progress.error is None
     assert summary.venue == {}, "no paper actor: the venue is the process at venue.rest_url"
-    stats = paper.stats()
+    stats = paper_stats(paper_with_futures)
+    assert stats["ws_api_subscriptions"] >= 1, "user data came by the WebSocket API"
     assert summary.progress.orders > 0
     assert stats["accepted"] == summary.progress.orders
     assert stats["duplicate_attempts"] == 0

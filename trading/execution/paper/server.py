@@ -118,6 +118,7 @@ class PaperServer:
         self._queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
         self._futures_queues: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
         self._subscriptions: dict[asyncio.Queue[str], int] = {}  # WebSocket API user data
+        self.subscriptions_made = 0
         self.futures_listen_keys: set[str] = set()
         self._closing = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -441,7 +442,8 @@ class PaperServer:
             if method == "userDataStream.subscribe.signature":
                 self._check_ws_signature(params)
                 self._queues[socket] = queue
-                self._subscriptions[queue] = subscription = len(self._subscriptions)
+                self._subscriptions[queue] = subscription = self.subscriptions_made
+                self.subscriptions_made += 1
                 result = {"subscriptionId": subscription}
                 return {"id": request_id, "status": 200, "result": result}
             raise BinanceError(400, -1100, f"Unknown method {method!r}.")
@@ -535,6 +537,7 @@ class PaperServer:
     async def _stats(self, request: web.Request) -> web.Response:
         """The spot exchange's stats; with a futures account, its own under ``futures``."""
         stats = self.exchange.stats()
+        stats["ws_api_subscriptions"] = self.subscriptions_made
         if self.futures is not None:
             stats["futures"] = self.futures.stats()
         return web.json_response(stats)
