@@ -32,8 +32,9 @@ from ray.serve.handle import DeploymentHandle
 from actors.budget import BUDGET_ACTOR, BudgetActor, RemoteLedger
 from actors.llm_metrics import MeteredEvaluationStore
 from actors.serving import SERVE_LOGGING, delete_app, start_serve
-from trading.config import ObservabilitySettings, RouterSettings
+from trading.config import ObservabilitySettings, RouterSettings, SecuritySettings
 from trading.llm import AnalysisRequest, LLMOpinion, LLMRouter
+from trading.llm.keyed import pool_clients
 from trading.observability.process import configure_observability
 from trading.observability.tracing import annotate, carrier, traced_call
 
@@ -55,6 +56,7 @@ class LLMRouterDeployment:
         data_dir: str,
         budget: ActorHandle[Any] | None = None,
         observability: ObservabilitySettings | None = None,
+        security: SecuritySettings | None = None,
     ) -> None:
         directory = Path(data_dir)
         directory.mkdir(parents=True, exist_ok=True)  # a node without the session's data dir
@@ -62,6 +64,7 @@ class LLMRouterDeployment:
         evaluation = settings.evaluation.model_copy(update={"path": str(directory / "llm-eval.db")})
         self._router = LLMRouter(
             settings.model_copy(update={"cache": cache, "evaluation": evaluation}),
+            clients=pool_clients(settings, security),
             ledger=RemoteLedger(budget) if budget is not None else None,
             evaluation=MeteredEvaluationStore(evaluation),
         )
@@ -126,16 +129,16 @@ def start_router_pool(
     replica_options: dict[str, Any] | None = None,
     budget_options: dict[str, Any] | None = None,
     observability: ObservabilitySettings | None = None,
+    security: SecuritySettings | None = None,
 ) -> RouterClient:
     """Start the pool's budget actor and Serve application; return once ``min_replicas`` answer.
     ``replica_options``: the replicas' ``ray_actor_options``; ``budget_options``: the budget
-    actor's (e.g. pinned to the data dir's node)."""
+    actor's (e.g. pinned to the data dir's node); ``security``: where the LLM keys are read."""
     budget = _start_budget(settings, data_dir, budget_actor_name(name), budget_options or {})
     start_serve()
-    deployment = LLMRouterDeployment.options(  # type: ignore[attr-defined]
-        **deployment_options(settings, replica_options)
-    )
-    app = deployment.bind(settings, data_dir, budget, observability)
+    options = deployment_options(settings, replica_options)
+    deployment = LLMRouterDeployment.options(**options)  # type: ignore[attr-defined]
+    app = deployment.bind(settings, data_dir, budget, observability, security)
     handle = serve.run(app, name=name, route_prefix=None)
     return RouterClient(handle, name, budget)
 

@@ -130,6 +130,7 @@ def _start_router(
         str(data_dir),
         budget_options={"scheduling_strategy": pinned},
         observability=settings.observability,
+        security=settings.security,
     )
 
 

@@ -16,13 +16,13 @@ import pytest
 
 from actors.journal import _journal_key
 from tests.security.conftest import Bao
-from trading.config import ModelConfig, Provider, SecuritySettings
+from trading.config import ModelConfig, Provider, RouterSettings, SecuritySettings
 from trading.execution.binance import INVALID_SIGNATURE, BinanceVenue
 from trading.execution.paper import PaperExchange
 from trading.execution.paper.server import PaperServer
 from trading.execution.retry import VenueError
 from trading.llm.clients import ChatClient, Completion, ProviderError
-from trading.llm.keyed import KeyedClient, keyed_clients
+from trading.llm.keyed import KeyedClient, keyed_clients, pool_clients
 from trading.llm.prompt import Prompt
 from trading.security.secrets import (
     JOURNAL_KEY,
@@ -189,3 +189,21 @@ def test_the_vault_provider_needs_its_token(monkeypatch: pytest.MonkeyPatch) -> 
     security = SecuritySettings(secrets_provider="vault", vault_url="http://127.0.0.1:1")
     with pytest.raises(Exception, match=r"\$VAULT_TOKEN holds no token"):
         open_secrets(security)
+
+
+def test_the_router_pool_reads_llm_keys_from_the_configured_provider(
+    bao: Bao, vault: hvac.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
+    router = RouterSettings(models=(MODEL,))
+    name = router.models[0].name
+    prefix = f"{PREFIX}-pool"
+    vault.secrets.kv.v2.create_or_update_secret(
+        path=f"{prefix}/llm/{name}", secret={"value": "sk-pool-" + secrets.token_hex(8)}
+    )
+    security = SecuritySettings(secrets_provider="vault", vault_url=bao.url, vault_prefix=prefix)
+    clients = pool_clients(router, security)
+    assert clients is not None
+    assert list(clients) == [name], "only the model whose key the provider holds"
+    assert isinstance(clients[name], KeyedClient)
+    assert pool_clients(router, SecuritySettings()) is None, "env: the router reads credential_env"

@@ -6,10 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from trading.config import ModelConfig
+from trading.config import ModelConfig, RouterSettings, SecuritySettings
 from trading.llm.clients import ChatClient, Completion, FailureKind, ProviderError, build_client
 from trading.llm.prompt import Prompt
-from trading.security.secrets import SecretError, SecretsProvider, llm_key_name, optional
+from trading.security.secrets import (
+    SecretError,
+    SecretsProvider,
+    llm_key_name,
+    open_secrets,
+    optional,
+)
 
 ClientFactory = Callable[[ModelConfig, str, float], ChatClient]
 
@@ -65,3 +71,15 @@ def keyed_clients(
         for model in models
         if optional(secrets, llm_key_name(model.name)) is not None
     }
+
+
+def pool_clients(
+    settings: RouterSettings, security: SecuritySettings | None
+) -> dict[str, ChatClient] | None:
+    """The router's clients when ``security`` names a secrets provider other than the
+    environment (keys reread on every call); None: the router reads ``credential_env``."""
+    if security is None or security.secrets_provider == "env":
+        return None
+    return keyed_clients(
+        settings.models, open_secrets(security), settings.attempt_timeout_ms / 1000
+    )
