@@ -312,6 +312,7 @@ class VenueSettings(Section):
     rest_url: VenueUrl | None = None  # None: the kind's testnet or production REST base
     ws_api_url: VenueUrl | None = None  # None: its WebSocket API
     stream_url: VenueUrl | None = None  # None: its market-stream host
+    orphan_orders: Literal["cancel", "refuse"] = "cancel"  # open at the venue, not in the log
 
     @model_validator(mode="after")
     def _known_exchange(self) -> Self:

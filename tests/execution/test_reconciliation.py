@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from pathlib import Path
+from typing import Literal
 
 import pytest
 
+from trading.config import VenueSettings
+from trading.execution.binance import BinanceVenue
+from trading.execution.gateway import OrderGateway
+from trading.execution.paper import PaperBar, PaperExchange
+from trading.execution.paper.server import PaperServer
 from trading.execution.reconciliation import (
     Difference,
     ReconcilePolicy,
@@ -14,6 +22,7 @@ from trading.execution.reconciliation import (
     check,
     reconcile,
 )
+from trading.execution.venue_kinds import reconcile_at_start
 
 BTC = "BTC/USDT"
 OURS = VenueOrder("rt-ours", BTC)
@@ -61,3 +70,40 @@ def test_position_drift_within_tolerance_is_reported_beyond_it_refused() -> None
         "reconciliation refused the start: position_drift ETH/USDT: log 0, venue -1, apart 1"
     )
     assert "position_drift BTC/USDT: log 0.50, venue 0.53, apart 0.03" in str(refused.value)
+
+
+def _paper_with_an_orphan() -> tuple[PaperServer, str]:
+    """A paper exchange holding one resting order placed by someone else (a web UI)."""
+    bar = PaperBar(1_700_000_000_000, *(Decimal(v) for v in ("100", "101", "99", "100", "50")))
+    exchange = PaperExchange({BTC: [bar]})
+    params = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "1"}
+    exchange.place({**params, "price": "50", "newClientOrderId": "web-ui-1"})
+    return PaperServer(exchange, bar_interval_ms=0), "web-ui-1"
+
+
+@pytest.mark.parametrize("orphans", ["cancel", "refuse"])
+def test_an_orphan_at_the_venue_is_cancelled_or_refuses_the_start(
+    tmp_path: Path, orphans: Literal["cancel", "refuse"]
+) -> None:
+    server, orphan = _paper_with_an_orphan()
+    settings = VenueSettings(orphan_orders=orphans)
+
+    async def body() -> None:
+        await server.start()
+        venue = BinanceVenue(server.url)
+        try:
+            gateway = OrderGateway(str(tmp_path / "wal"))
+            if orphans == "refuse":
+                with pytest.raises(ReconciliationRefusedError, match="orphan BTC/USDT: web-ui-1"):
+                    await reconcile_at_start(venue, gateway, [BTC], settings)
+                assert server.exchange.orders[orphan].status == "NEW"
+                return
+            report = await reconcile_at_start(venue, gateway, [BTC], settings)
+            assert str(report) == "orphan BTC/USDT: web-ui-1"
+            assert server.exchange.orders[orphan].status == "CANCELED"
+            assert (await reconcile_at_start(venue, gateway, [BTC], settings)).clean
+        finally:
+            await venue.close()
+            await server.stop()
+
+    asyncio.run(body())

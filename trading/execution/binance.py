@@ -44,6 +44,7 @@ from trading.execution.gateway import (
     VenueFill,
     VenueReport,
 )
+from trading.execution.reconciliation import VenueOrder
 from trading.execution.retry import (
     Network,
     RateLimited,
@@ -359,6 +360,15 @@ class BinanceVenue:
 
     async def ping(self) -> None:
         await self._call("GET", "/api/v3/ping", {})
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        """The orders the venue holds open for ``symbols`` (``GET /api/v3/openOrders``)."""
+        found: list[VenueOrder] = []
+        for symbol in symbols:
+            params = {"symbol": venue_symbol(symbol)}
+            answer = await self._call("GET", "/api/v3/openOrders", params, signed=True)
+            found += [VenueOrder(o["clientOrderId"], symbol) for o in answer]
+        return found
 
     async def instruments(self) -> dict[str, InstrumentSpec]:
         """Every trading symbol's filters from ``GET /api/v3/exchangeInfo``."""

@@ -33,6 +33,7 @@ from trading.execution.gateway import (
     VenueFill,
     VenueReport,
 )
+from trading.execution.reconciliation import VenueOrder
 from trading.execution.retry import (
     Network,
     RateLimited,
@@ -324,6 +325,14 @@ class CcxtVenue:
 
     async def ping(self) -> None:
         await self._call("fetch_time")
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        """The orders the exchange holds open for ``symbols`` (ccxt ``fetch_open_orders``)."""
+        found: list[VenueOrder] = []
+        for symbol in symbols:
+            answer = await self._call("fetch_open_orders", self._symbol(symbol))
+            found += [VenueOrder(str(o.get("clientOrderId") or o["id"]), symbol) for o in answer]
+        return found
 
     async def instruments(self) -> dict[str, InstrumentSpec]:
         """Every active market's filters from ``load_markets`` (ccxt caches them; reloaded).

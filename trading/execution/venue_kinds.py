@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from trading.config import SecuritySettings, VenueKind, VenueSettings
 from trading.execution.binance import BinanceVenue, Credentials
 from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.engine import EngineConfig
-from trading.execution.gateway import InstrumentRules
+from trading.execution.gateway import InstrumentRules, OrderGateway
+from trading.execution.reconciliation import (
+    ReconcilePolicy,
+    ReconciliationReport,
+    VenueOrder,
+    check,
+    reconcile,
+)
 from trading.execution.retry import VenueError
 from trading.market.instruments import InstrumentCache, InstrumentSpec
 from trading.security.secrets import open_secrets, venue_credentials
@@ -210,3 +217,27 @@ def engine_config(settings: VenueSettings) -> EngineConfig:
     if settings.kind in POLLED_KINDS:
         return EngineConfig(breaker_open_ms=2_000, resync_interval_ms=POLL_INTERVAL_MS)
     return EngineConfig(breaker_open_ms=2_000)
+
+
+class VenueOrders(Protocol):
+    """What reconciliation needs of a venue: its open orders, and cancelling one."""
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]: ...
+
+    async def cancel(self, symbol: str, client_order_id: str) -> None: ...
+
+
+async def reconcile_at_start(
+    venue: VenueOrders, gateway: OrderGateway, symbols: Sequence[str], settings: VenueSettings
+) -> ReconciliationReport:
+    """The venue's open orders against the log's: orphans cancelled, or the start refused
+    (``ReconciliationRefusedError`` naming each difference), as ``settings.orphan_orders``
+    says. Positions are not compared here yet: a spot account's balances include holdings
+    the log never traded."""
+    log_open = [VenueOrder(o.client_order_id, o.symbol) for o in gateway.open_orders()]
+    policy = ReconcilePolicy(orphans=settings.orphan_orders)
+    report = reconcile(log_open, await venue.open_orders(symbols), {}, {}, policy)
+    check(report)
+    for orphan in report.to_cancel:
+        await venue.cancel(orphan.symbol, orphan.client_order_id)
+    return report
