@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,8 +84,9 @@ def _between_reloads(
     return locked
 
 
-async def _symbol_steps(symbols: dict[str, ActorHandle[Any]], calls: list[Any]) -> list[SymbolStep]:
-    """The symbol actors' steps; bad data raises a ``DataError`` naming its symbol."""
+async def _symbol_steps(symbols: Iterable[str], calls: list[Any]) -> list[SymbolStep]:
+    """The symbol actors' steps (``calls`` in the order of ``symbols``); bad data raises a
+    ``DataError`` naming its symbol."""
     answers = await asyncio.gather(*calls, return_exceptions=True)
     steps: list[SymbolStep] = []
     for symbol, answer in zip(symbols, answers, strict=True):

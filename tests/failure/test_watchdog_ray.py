@@ -62,6 +62,7 @@ def test_a_stuck_actor_is_restarted_and_the_repair_is_journaled(
         ray.kill(actor)
 
 
+@pytest.mark.slow  # a whole session: ~40 s on two cores
 def test_a_watchdog_over_a_healthy_session_repairs_nothing(
     ray_session: Any, tmp_path: Path
 ) -> None:
