@@ -198,7 +198,10 @@ def _check_venue(settings: Settings, live: bool) -> None:
 
 
 def _ray_environment() -> None:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    """Ray's token authentication when a token is given (``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``), else off for the embedded loopback-only cluster."""
+    given = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    os.environ.setdefault("RAY_AUTH_MODE", "token" if given else "disabled")
     os.environ.setdefault("RAY_TMPDIR", "/tmp/ray")  # noqa: S108 - socket paths must stay short
 
 
