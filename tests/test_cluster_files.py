@@ -190,7 +190,7 @@ def test_every_command_line_in_cluster_docs_parses_with_the_cli() -> None:
     assert found >= 3
 
 
-def test_kuberay_ray_containers_run_with_token_auth_disabled() -> None:
+def test_kuberay_ray_containers_run_with_token_auth_from_a_secret() -> None:
     for name, kind, key in [
         ("raycluster.yaml", "RayCluster", None),
         ("rayjob.yaml", "RayJob", "rayClusterSpec"),
@@ -198,13 +198,15 @@ def test_kuberay_ray_containers_run_with_token_auth_disabled() -> None:
     ]:
         spec = _manifest(KUBERAY / name, kind)["spec"]
         for container in _ray_containers(spec[key] if key else spec):
-            env = {e["name"]: e.get("value") for e in container.get("env", [])}
-            assert env.get("RAY_AUTH_MODE") == "disabled", f"{name}: {container['name']}"
+            env = {e["name"]: e for e in container.get("env", [])}
+            assert env["RAY_AUTH_MODE"].get("value") == "token", f"{name}: {container['name']}"
+            secret = env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
+            assert secret == {"name": "raytrader-ray-token", "key": "token"}, name
 
 
-def test_rayjob_driver_runtime_env_disables_token_auth() -> None:
+def test_rayjob_driver_runtime_env_uses_token_auth() -> None:
     spec = _manifest(KUBERAY / "rayjob.yaml", "RayJob")["spec"]
-    assert yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]["RAY_AUTH_MODE"] == "disabled"
+    assert yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]["RAY_AUTH_MODE"] == "token"
 
 
 def test_rayservice_serve_config_deploys_the_api_deployment() -> None:
@@ -213,7 +215,7 @@ def test_rayservice_serve_config_deploys_the_api_deployment() -> None:
     (app,) = serve_config["applications"]
     assert app["import_path"].startswith("serve.app:")
     assert [d["name"] for d in app["deployments"]] == ["api"]  # @serve.deployment(name="api")
-    assert app["runtime_env"]["env_vars"]["RAY_AUTH_MODE"] == "disabled"
+    assert app["runtime_env"]["env_vars"]["RAY_AUTH_MODE"] == "token"
 
 
 def test_rayservice_import_path_names_a_top_level_builder_in_serve_app() -> None:
@@ -235,9 +237,10 @@ def test_rayservice_import_path_names_a_top_level_builder_in_serve_app() -> None
     assert attribute in top_level
 
 
-def test_runtime_env_disables_token_auth() -> None:
+def test_runtime_env_uses_token_auth_without_the_token() -> None:
     runtime_env = yaml.safe_load((CLUSTER / "runtime_env.yaml").read_text())
-    assert runtime_env["env_vars"]["RAY_AUTH_MODE"] == "disabled"
+    assert runtime_env["env_vars"]["RAY_AUTH_MODE"] == "token"
+    assert "RAY_AUTH_TOKEN" not in runtime_env["env_vars"]
 
 
 def test_runtime_env_uploads_no_package_sources_nor_build_output() -> None:
@@ -248,7 +251,7 @@ def test_runtime_env_uploads_no_package_sources_nor_build_output() -> None:
     assert {"/target/", "/.git/", "/build/", "/raytrader-data/"} <= excludes
 
 
-def test_cluster_launcher_starts_every_node_with_token_auth_disabled() -> None:
+def test_cluster_launcher_starts_every_node_with_token_auth() -> None:
     config = yaml.safe_load((CLUSTER / "ray-cluster.yaml").read_text())
     assert config["head_node_type"] in config["available_node_types"]
     for node_type in config["available_node_types"].values():
@@ -256,7 +259,9 @@ def test_cluster_launcher_starts_every_node_with_token_auth_disabled() -> None:
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         starts = [c for c in config[key] if "ray start" in c]
         assert starts, key
-        assert all("RAY_AUTH_MODE=disabled" in c for c in starts), key
+        assert all("RAY_AUTH_MODE=token" in c for c in starts), key
+        assert all("RAY_AUTH_TOKEN_PATH=" in c for c in starts), key
+    assert "~/ray_auth_token" in config["file_mounts"]
     assert any("raytrader-" in c and ".whl" in c for c in config["setup_commands"])
 
 
