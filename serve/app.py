@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 from ray import serve as ray_serve
 from ray.actor import ActorHandle
@@ -37,6 +38,7 @@ from actors.risk import RISK_ACTOR
 from actors.serving import delete_app, start_serve
 from actors.step_ports import RemoteDesk, RemoteJournal, RemoteOrders, RemoteRisk
 from actors.symbol import actor_name
+from serve import ui
 from serve.auth import BodyLimit, ConfiguredCors, Guard, GuardConfig, require
 from serve.health import Readiness, probe_health, probe_readiness, session_probes
 from serve.metrics import CONTENT_TYPE_LATEST, exposition, observe
@@ -193,6 +195,7 @@ class RaytraderApi:
             RemoteDesk(orchestrator),
         )
         self._denials = DenialLog()
+        self._settings = load_settings(self._config_path)
 
     def _probes(self) -> dict[str, Awaitable[Any]]:
         return session_probes(self._handles, self._orchestrator)
@@ -213,6 +216,54 @@ class RaytraderApi:
         if not readiness.ready:
             response.status_code = 503
         return readiness
+
+    @api.get("/ui", include_in_schema=False)
+    async def ui_page(self) -> FileResponse:
+        """The dashboard's page (no session data: it reads ``/v1/stream`` with a token)."""
+        return ui.page()
+
+    @api.get("/ui/{name}", include_in_schema=False)
+    async def ui_asset(self, name: str) -> Response:
+        """The page's script, style and Plotly, from the installed package."""
+        return ui.asset(name)
+
+    @api.get("/v1/stream", dependencies=[VIEWER], response_class=StreamingResponse)
+    async def stream(
+        self,
+        interval_ms: int = Query(1000, ge=200, le=60_000, description="between events"),
+        events: int = Query(ui.STREAM_EVENTS, ge=1, le=ui.STREAM_EVENTS, description="then end"),
+    ) -> StreamingResponse:
+        """Server-sent events: the session's state (what /ui draws) every ``interval_ms``,
+        ``events`` of them (the page reconnects when they end)."""
+        snapshots = ui.events(self._snapshot, interval_ms / 1000, events)
+        return StreamingResponse(snapshots, media_type="text/event-stream")
+
+    async def _snapshot(self) -> dict[str, Any]:
+        """Progress, risk against its limits, positions, signals, health and LLM spend."""
+        h, orchestrator = self._handles, self._orchestrator
+        reads = (
+            orchestrator.progress.remote(),
+            h.risk.summary.remote(),
+            h.execution.positions.remote(),
+            orchestrator.latest_signals.remote(),
+            probe_health(self._probes(), PING_TIMEOUT_S),
+            self._spending(),
+        )
+        progress, risk, held, signals, health, spent = await _timed(
+            asyncio.gather(*reads), READ_TIMEOUT_S
+        )
+        snapshot = {"progress": progress, "risk": RiskView.from_summary(risk), "signals": signals}
+        snapshot["positions"] = Positions.of(held, risk.exposure_by_symbol)
+        snapshot["health"], snapshot["limits"] = health, ui.limits(self._settings)
+        snapshot["llm"] = ui.spending(spent, self._settings)
+        return snapshot
+
+    async def _spending(self) -> Any:
+        """The router pool's budget actor's spending (None without a pool)."""
+        router = self._handles.router
+        if router is None or router.budget is None:
+            return None
+        return await router.budget.spending.remote()
 
     @api.get("/openapi.json", include_in_schema=False, dependencies=[VIEWER])
     async def openapi(self, request: Request) -> dict[str, Any]:

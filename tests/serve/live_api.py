@@ -67,7 +67,7 @@ def live_api(
     # the API's address, before the LLM router pool starts Serve without one
     start_serve(port, tls=tls)
     handles, orchestrator = start_actors(
-        SessionOptions(settings=load_settings(), data_dir=data_dir, max_bars=steps * 3 + 3)
+        SessionOptions(settings=load_settings(), data_dir=data_dir, max_bars=steps * 3 + 12)
     )
     try:
         for i in range(steps):

@@ -23,7 +23,8 @@ from trading.security.tokens import Role, TokenStore, token_id_of
 
 pytestmark = pytest.mark.ray
 
-OPEN = {"/healthz", "/readyz"}
+# open: the probes, and the dashboard's page and assets (no data: it reads /v1/stream with a token)
+OPEN = {"/healthz", "/readyz", "/ui", "/ui/{name}"}
 WEAKER = {Role.SCRAPE: Role.VIEWER, Role.VIEWER: Role.SCRAPE, Role.TRADER: Role.VIEWER}
 WEAKER[Role.ADMIN] = Role.TRADER
 

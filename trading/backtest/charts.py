@@ -65,7 +65,7 @@ def drawdown_figure(time_ms: IntArray, equity: FloatArray) -> go.Figure:
     area = go.Scatter(x=dates(x), y=y, name="drawdown", fill="tozeroy", line={"color": "#d62728"})
     figure = go.Figure(area)
     figure.update_layout(title="Drawdown", **_LAYOUT)
-    figure.update_yaxes(tickformat=".1%")
+    figure.update_yaxes(tickformat=".2%")
     return figure
 
 
@@ -105,7 +105,7 @@ def monthly_heatmap(monthly: Mapping[str, float]) -> go.Figure:
     """Years x months of ``YYYY-MM -> return``; months without a return stay blank."""
     years = sorted({month[:4] for month in monthly})
     z = [[monthly.get(f"{year}-{m:02d}") for m in range(1, 13)] for year in years]
-    text = [["" if v is None else f"{v:.1%}" for v in row] for row in z]
+    text = [["" if v is None else f"{v:.2%}" for v in row] for row in z]
     heat = go.Heatmap(
         z=z,
         x=list(MONTHS),
@@ -114,7 +114,7 @@ def monthly_heatmap(monthly: Mapping[str, float]) -> go.Figure:
         texttemplate="%{text}",
         colorscale="RdYlGn",
         zmid=0,
-        colorbar={"tickformat": ".0%"},
+        colorbar={"tickformat": ".1%"},
         hoverongaps=False,
     )
     figure = go.Figure(heat)

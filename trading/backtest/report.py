@@ -187,7 +187,7 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float) and column in PERCENT_KEYS:
         return f"{value:.2%}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:,.4g}"
     if column.endswith("_ms") and isinstance(value, int):
         return utc_from_ms(value).strftime("%Y-%m-%d %H:%M")
     return "" if value is None else str(value)
