@@ -188,20 +188,17 @@ def main(options: BacktestOptions, address: str | None) -> int:
 
 def options_from_args(args: Any) -> BacktestOptions:
     """CLI arguments -> options (config from ``--config`` or the bundled default)."""
-    from trading.backtest.data import parse_day
-    from trading.backtest.grid import parse_walk_forward
-
     settings = load_settings(args.config)
     timeframes = tuple(Timeframe(t) for t in args.timeframes) if args.timeframes else None
     return BacktestOptions(
         data=args.data,
         symbols=tuple(args.symbols or settings.symbols),
-        window=Window(parse_day(args.start), parse_day(args.end)),
+        window=Window(args.start, args.end),
         out=args.out,
         timeframes=timeframes,
         base=settings.base_timeframe,
         grid=args.grid,
-        walk=parse_walk_forward(args.walk_forward) if args.walk_forward else None,
+        walk=args.walk_forward,
         funding_dir=args.funding,
         per_symbol=args.per_symbol,
         config=BacktestConfig(settings=settings),

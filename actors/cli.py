@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +126,23 @@ def _readable(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return path
+
+
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"not a directory: {text}")
+    return path
+
+
+def _walk_forward(text: str) -> tuple[timedelta, timedelta]:
+    """``TRAIN:TEST`` days, or the expected form named."""
+    from trading.backtest.grid import GridError, parse_walk_forward
+
+    try:
+        return parse_walk_forward(text)
+    except GridError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--walk-forward ")) from None
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -510,6 +527,9 @@ def _backtest(args: argparse.Namespace) -> int:
     from actors.backtest import main as backtest_main
     from actors.backtest import options_from_args
 
+    if args.end <= args.start:
+        print(f"error: --end {args.end:%F} is not after --start {args.start:%F}", file=sys.stderr)
+        return 2
     return backtest_main(options_from_args(args), args.address)
 
 
@@ -644,21 +664,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--data",
-        type=Path,
+        type=_directory,
         default=BUNDLED_DATA,
         metavar="DIR",
         help="bar files (default: bundled)",
     )
     backtest.add_argument("--symbols", type=_symbols, default=None, help="BTC/USDT,ETH/USDT")
     backtest.add_argument(
-        "--timeframes", type=lambda t: _symbols(t), default=None, help="15m,1h,4h,1d"
+        "--timeframes", type=_timeframes, default=None, help="e.g. 15m,1h,4h,1d (default: config)"
     )
-    backtest.add_argument("--start", required=True, help="UTC day, e.g. 2025-03-01")
-    backtest.add_argument("--end", required=True, help="UTC day (exclusive)")
-    backtest.add_argument("--out", type=Path, required=True, metavar="DIR")
-    backtest.add_argument("--grid", type=Path, default=None, metavar="PARAMS.yaml")
-    backtest.add_argument("--walk-forward", default=None, metavar="TRAIN:TEST", help="days")
-    backtest.add_argument("--funding", type=Path, default=None, metavar="DIR", help="rates")
+    backtest.add_argument("--start", type=_utc_moment, required=True, help="UTC, e.g. 2025-03-01")
+    backtest.add_argument("--end", type=_utc_moment, required=True, help="UTC (exclusive)")
+    backtest.add_argument("--out", type=Path, required=True, metavar="DIR", help="results")
+    backtest.add_argument("--grid", type=_readable, default=None, metavar="PARAMS.yaml")
+    backtest.add_argument(
+        "--walk-forward", type=_walk_forward, default=None, metavar="TRAIN:TEST", help="days: 60:30"
+    )
+    backtest.add_argument("--funding", type=_directory, default=None, metavar="DIR", help="rates")
     backtest.add_argument("--per-symbol", action="store_true", help="one run per symbol")
     backtest.add_argument("--config", type=Path, default=None, help="YAML file")
     backtest.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")

@@ -60,3 +60,32 @@ def test_backtest_reads_the_bundled_data_unless_told_otherwise() -> None:
     args = ["backtest", "--start", "2025-10-01", "--end", "2025-10-08", "--out", "o"]
     assert build_parser().parse_args(args).data == BUNDLED_DATA
     assert (BUNDLED_DATA / "BTC_USDT-5m.parquet").is_file()
+
+
+BACKTEST = ["backtest", "--start", "2025-10-01", "--end", "2025-10-08", "--out", "bt-out"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--timeframes", "2h"], "argument --timeframes: '2h': timeframes are 1m, 5m, 15m"),
+        (["--start", "2025-13-01"], "argument --start: not an ISO date or time: '2025-13-01'"),
+        (["--walk-forward", "30"], "argument --walk-forward: expects TRAIN:TEST days like 60:30"),
+        (["--data", "/no/such/dir"], "argument --data: not a directory: /no/such/dir"),
+        (["--data", "README.md"], "argument --data: not a directory: README.md"),
+        (["--grid", "absent.yaml"], "argument --grid: no such file: absent.yaml"),
+        (["--end", "2025-09-01"], "error: --end 2025-09-01 is not after --start 2025-10-01"),
+    ],
+)
+def test_bad_backtest_input_is_one_line_naming_the_option_and_exit_2(
+    change: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code: int | str | None = main([*BACKTEST, *change])
+    except SystemExit as exited:  # argparse's own errors
+        code = exited.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [error] = [line for line in err.splitlines() if "error:" in line]  # argparse adds its usage
+    assert message in error
