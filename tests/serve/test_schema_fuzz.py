@@ -59,6 +59,8 @@ def test_no_5xx_and_every_4xx_names_the_field(fuzzed: LiveApi) -> None:
     results = list(schema.get_all_operations())
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == len(results), "every operation of the schema is well-formed"
+    # an event stream answers for up to an hour: its parameters are tested in test_ui.py
+    operations = [o for o in operations if o.path != "/v1/stream"]
     assert len(operations) >= 8, [f"{o.method} {o.path}" for o in operations]
     for operation in operations:
         run = settings(
