@@ -8,6 +8,7 @@ from __future__ import annotations
 from actors.metrics import counter, gauge, histogram
 from trading.llm.budget import Spending
 from trading.llm.evaluation import CallRecord, EvaluationStore
+from trading.observability.tracing import record_event
 
 
 def record_llm_call(call: CallRecord) -> None:
@@ -39,8 +40,19 @@ def record_budget(spending: Spending, daily_usd: float) -> None:
 
 
 class MeteredEvaluationStore(EvaluationStore):
-    """The router's evaluation store, also counting every call it records as metrics."""
+    """The router's evaluation store, also counting every call it records as metrics and as an
+    ``llm.call`` event (model, cache, tokens, cost, latency, error) on the request's span."""
 
     def record(self, call: CallRecord) -> None:
         super().record(call)
         record_llm_call(call)
+        record_event(
+            "llm.call",
+            model=call.model,
+            cache=call.cache,
+            tokens_in=call.tokens_in,
+            tokens_out=call.tokens_out,
+            cost_usd=str(call.cost_usd),
+            latency_ms=round(call.latency_ms, 3),
+            error=call.error or "",
+        )

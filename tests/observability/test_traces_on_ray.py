@@ -168,6 +168,9 @@ def test_a_step_trace_holds_every_actor_correctly_parented(run: Run) -> None:
     assert any(a.startswith("symbol:") for a in actors)
     opinion = next(s for s in trace if s.name == "router.opinion")
     assert opinion.attributes["model"] == "offline"
+    calls = [attributes for name, attributes in opinion.events if name == "llm.call"]
+    assert calls, opinion  # each answer the router stored, with its tokens and cost
+    assert {"model", "cache", "tokens_in", "tokens_out", "cost_usd"} <= set(calls[0])
     assert opinion.attributes["timeframe"] == "15m"
     order = next(s for s in trace if s.name == "venue.order")
     decision = next(s for s in trace if s.name == "risk.decision")

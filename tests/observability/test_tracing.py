@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from opentelemetry import context, trace
+from opentelemetry import context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -24,9 +24,12 @@ from trading.contracts import (
 )
 from trading.observability.tracing import (
     ACTOR_ATTRIBUTE,
+    annotate,
     carrier,
     configure_tracing,
+    install,
     record_decisions,
+    record_event,
     record_orders,
     sampler,
     traced,
@@ -45,7 +48,7 @@ def spans() -> InMemorySpanExporter:
     if not _PROVIDER:
         settings = ObservabilitySettings(otlp_endpoint="http://127.0.0.1:9/v1/traces")
         _PROVIDER.append(tracer_provider(settings, "test", exporter=_EXPORTER))
-        trace.set_tracer_provider(_PROVIDER[0])
+        install(_PROVIDER[0])
     _EXPORTER.clear()
     return _EXPORTER
 
@@ -64,6 +67,7 @@ class Risk:
 class Symbol:
     @traced_call("symbol.advance")
     async def advance(self, until: datetime, symbol: str = "BTC/USDT") -> str:
+        annotate(symbol=symbol)
         return symbol
 
 
@@ -178,3 +182,32 @@ def test_decisions_and_orders_are_child_spans_with_their_ids(
         "filled_quantity": "0.5",
         "venue_order_id": "42",
     }
+
+
+def test_an_event_lands_on_the_current_span(spans: InMemorySpanExporter) -> None:
+    with traced("router.opinion"):
+        record_event("llm.call", model="claude", tokens_in=812, tokens_out=96)
+    (event,) = _finished()["router.opinion"].events
+    assert event.name == "llm.call"
+    assert dict(event.attributes or {}) == {"model": "claude", "tokens_in": 812, "tokens_out": 96}
+
+
+def test_a_traced_method_pickled_by_value_still_sees_this_process_tracing(
+    spans: InMemorySpanExporter,
+) -> None:
+    """Ray ships an actor class to its worker with cloudpickle, closures by value: the wrapper
+    must ask the worker's module whether tracing is on, not carry the driver's answer."""
+    from ray import cloudpickle
+
+    namespace: dict[str, object] = {"traced_call": traced_call}
+    # a class defined nowhere importable is pickled by value, as Ray's actor classes are
+    exec(  # noqa: S102 - a fixed class body, no input
+        "class Shipped:\n"
+        "    @traced_call('shipped.call')\n"
+        "    def call(self, clock):\n"
+        "        return clock\n",
+        namespace,
+    )
+    shipped = cloudpickle.loads(cloudpickle.dumps(namespace["Shipped"]))  # type: ignore[no-untyped-call]
+    assert shipped().call(T0) == T0
+    assert _finished()["shipped.call"].attributes == {"clock": T0.isoformat()}

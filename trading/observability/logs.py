@@ -1,7 +1,12 @@
 """Structured logs: ``json`` lines (one object per record) carrying the trace and span ids of the
 span current when the record was made, the actor and, where given (``extra={"symbol": ...}``),
 the symbol; or the ``text`` format with the same ids appended. Each process (actor) installs
-its handler once (``configure_logging``); its lines land in Ray's worker log files."""
+its handler once (``configure_logging``); its lines land in Ray's worker log files.
+
+Not Ray's ``LoggingConfig(encoding="JSON")``: it is set once per job at ``ray.init`` (a Serve
+replica or a detached actor of another driver keeps its own), and it knows Ray's ids, not the
+OpenTelemetry span a record was made in; a handler installed by each actor from its settings
+is the same in the driver, the actors and the router replicas."""
 
 from __future__ import annotations
 

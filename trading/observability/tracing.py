@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -72,9 +72,20 @@ def configure_tracing(settings: ObservabilitySettings, actor: str) -> bool:
     if settings.otlp_endpoint is None:
         return False
     if "process" not in _installed:
-        _installed["process"] = tracer_provider(settings, actor)
-        trace.set_tracer_provider(_installed["process"])
+        install(tracer_provider(settings, actor))
     return True
+
+
+def install(provider: TracerProvider) -> None:
+    """``provider`` as this process's (once: OpenTelemetry keeps the first global provider)."""
+    _installed["process"] = provider
+    trace.set_tracer_provider(provider)
+
+
+def tracing_on() -> bool:
+    """Whether this process exports traces. A function, not the dict read inline: Ray pickles
+    an actor's decorated methods by value, and their globals with them (a copy of the dict)."""
+    return "process" in _installed
 
 
 def flush_traces(timeout_ms: int = 5_000) -> bool:
@@ -105,6 +116,11 @@ def traced(
 def annotate(**attributes: AttributeValue) -> None:
     """Attributes on the current span, known only inside the call (symbol, model, tokens)."""
     trace.get_current_span().set_attributes(attributes)
+
+
+def record_event(name: str, **attributes: AttributeValue) -> None:
+    """An event on the current span (e.g. each LLM provider attempt, cache hit or hedge)."""
+    trace.get_current_span().add_event(name, attributes)
 
 
 def record_decisions(decisions: Sequence[OrderDecision]) -> None:
@@ -138,21 +154,28 @@ def record_orders(states: Sequence[OrderState]) -> None:
         tracer.start_span("venue.order", attributes=attributes).end()
 
 
-def _attributes(bound: inspect.BoundArguments) -> dict[str, AttributeValue]:
-    """The call's ``clock`` / ``until`` (step close) and ``symbol`` arguments as attributes."""
-    attributes: dict[str, AttributeValue] = {}
-    for name, value in bound.arguments.items():
-        if isinstance(value, datetime) and name in ("clock", "until"):
-            attributes["clock"] = value.isoformat()
-        elif name == "symbol" and isinstance(value, str):
-            attributes["symbol"] = value
-    return attributes
+def _clock_position(signature: inspect.Signature) -> tuple[int, str] | None:
+    """Where a method takes its step close (``clock`` or ``until``): position and name."""
+    for position, name in enumerate(signature.parameters):
+        if name in ("clock", "until"):
+            return position, name
+    return None
+
+
+def _clock_attribute(
+    at: tuple[int, str] | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, AttributeValue]:
+    if at is None:
+        return {}
+    clock = args[at[0]] if at[0] < len(args) else kwargs.get(at[1])
+    return {"clock": clock.isoformat()} if isinstance(clock, datetime) else {}
 
 
 def traced_call(name: str) -> Callable[[_F], _F]:
     """An actor method as a span ``name``, child of the carrier its caller passes as the
     keyword ``trace`` (an added keyword-only parameter, default None: untraced callers are
-    unchanged). Sync and async methods alike; Ray reads the widened signature."""
+    unchanged), with the step close (a ``clock`` or ``until`` argument) as ``clock``. Sync and
+    async methods alike; Ray reads the widened signature. Free while tracing is off."""
 
     def decorate(method: _F) -> _F:
         signature = inspect.signature(method)
@@ -163,11 +186,13 @@ def traced_call(name: str) -> Callable[[_F], _F]:
             ]
         )
 
-        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        at = _clock_position(signature)
+
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AbstractContextManager[Any]:
             parent = kwargs.pop("trace", None)
-            bound = signature.bind_partial(*args, **kwargs)
-            bound.apply_defaults()
-            return traced(name, parent, **_attributes(bound))
+            if not parent and not tracing_on():
+                return nullcontext()  # tracing off: no span, not even a no-op one
+            return traced(name, parent, **_clock_attribute(at, args, kwargs))
 
         if inspect.iscoroutinefunction(method):
 
