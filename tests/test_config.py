@@ -60,9 +60,30 @@ def test_env_override_that_breaks_a_limit_names_the_key(monkeypatch: pytest.Monk
     monkeypatch.setenv("RAYTRADER__RISK__MAX_LEVERAGE", "12")
     with pytest.raises(ConfigError) as exc:
         load_settings()
-    assert "risk.max_leverage: Input should be less than or equal to 10 (got '12')" in str(
-        exc.value
+    assert (
+        "risk.max_leverage: Input should be less than or equal to 10 (got '12') "
+        "(from environment variable RAYTRADER__RISK__MAX_LEVERAGE)" in str(exc.value)
     )
+
+
+def test_a_small_file_layers_over_the_defaults(tmp_path: Path) -> None:
+    """Mappings merge key by key; lists and values replace; nothing else needs repeating."""
+    defaults = load_settings()
+    settings = load_settings(_write(tmp_path, "risk: {max_leverage: 5}\nsymbols: [ETH/USDT]\n"))
+    assert settings.risk.max_leverage == 5
+    assert settings.symbols == ("ETH/USDT",)
+    assert settings.risk.daily_drawdown_pct == defaults.risk.daily_drawdown_pct
+    assert settings.timeframes == defaults.timeframes
+    assert settings.router == defaults.router
+
+
+def test_a_missing_key_names_it_without_dumping_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("trading.config.DEFAULT_CONFIG", _write(tmp_path, "risk: {}\n"))
+    with pytest.raises(ConfigError) as exc:
+        load_settings(tmp_path / "config.yaml")
+    assert exc.value.problems == ["symbols: Field required"]
 
 
 @pytest.mark.parametrize(
@@ -86,7 +107,6 @@ def test_env_override_that_breaks_a_limit_names_the_key(monkeypatch: pytest.Monk
             "router.request_classes.analysis: Input should be",
         ),
         ("symbols: [BTC/USDT]\nvenue: {kind: ftx}\n", "venue.kind: Input should be"),
-        ("risk: {}\n", "symbols: Field required"),
         ("- just\n- a list\n", "top level must be a mapping, got list"),
         ("symbols: [BTC/USDT\n", "invalid YAML"),
     ],

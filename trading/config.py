@@ -538,6 +538,36 @@ def _verify_signature(path: Path, data: bytes, key: str) -> None:
         raise ConfigError(path, [f"signature in {signature_path} does not match the file"])
 
 
+def _over_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Another file layers over the bundled defaults: its mappings merge key by key, its
+    other values (lists included) replace the default's."""
+    if path.resolve() == DEFAULT_CONFIG.resolve():
+        return raw
+    defaults = yaml.safe_load(DEFAULT_CONFIG.read_text()) or {}
+    return _merged(defaults, raw)
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        both = isinstance(below, dict) and isinstance(value, dict)
+        merged[key] = _merged(below, value) if both else value  # type: ignore[arg-type]
+    return merged
+
+
+def _problem(error: Any) -> str:
+    """``key: message (got value)``, naming the environment variable when one set the key;
+    a mapping's or list's value is never shown (the whole config would be)."""
+    loc = error["loc"]
+    variable = "RAYTRADER__" + "__".join(str(part).upper() for part in loc)
+    source = f" (from environment variable {variable})" if variable in os.environ else ""
+    value = error["input"]
+    shown = "" if isinstance(value, dict | list) or error["type"] == "missing" else value
+    got = f" (got {repr(shown)[:80]})" if shown != "" else ""
+    return f"{_key_path(loc)}: {error['msg']}{got}{source}"
+
+
 def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
@@ -579,13 +609,9 @@ def load_settings(
     if not isinstance(raw, dict):
         raise ConfigError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
     try:
-        settings = Settings(**raw)
+        settings = Settings(**_over_defaults(raw, path))
     except ValidationError as exc:
-        problems = [
-            f"{_key_path(err['loc'])}: {err['msg']} (got {err['input']!r})"
-            for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError(path, problems) from exc
+        raise ConfigError(path, [_problem(err) for err in exc.errors(include_url=False)]) from exc
     if verify_signature:
         _verify_signed(path, data, settings.security, trust)
     return _with_absolute_keys(settings, path.resolve().parent)
