@@ -11,7 +11,7 @@ loses only its batch and a re-run resumes by skipping the ids already there. The
 
 from __future__ import annotations
 
-import sys
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from rich.console import Console
+from rich.progress import Progress as ProgressBar
 
 from trading.backtest.batch import batches, run_batch
 from trading.backtest.data import Window, load_market
@@ -29,6 +31,7 @@ from trading.backtest.report import write_run_outputs, write_walk_forward
 from trading.backtest.runs import RunStore
 from trading.config import load_settings
 from trading.contracts import Timeframe
+from trading.report.tables import leaderboard_table
 
 
 @dataclass(frozen=True)
@@ -156,12 +159,24 @@ def _keep(
     return []
 
 
-def progress_line(done: int, total: int, failed: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    bar = "#" * filled + "." * (width - filled)
-    end = "\n" if done == total else ""
-    print(f"\r[{bar}] {done}/{total} runs, {failed} failed", end=end, file=sys.stderr, flush=True)
+class RunProgress:
+    """A ``rich`` progress bar of finished runs on stderr (the results table goes to stdout)."""
+
+    def __init__(self, console: Console) -> None:
+        columns = ProgressBar.get_default_columns()
+        self._bar = ProgressBar(*columns, console=console, transient=True)
+        self._task = self._bar.add_task("runs", total=None)
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        label = f"runs ({failed} failed)" if failed else "runs"
+        self._bar.update(self._task, completed=done, total=total, description=label)
+
+    def __enter__(self) -> RunProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
 
 
 def main(options: BacktestOptions, address: str | None) -> int:
@@ -177,13 +192,24 @@ def main(options: BacktestOptions, address: str | None) -> int:
             log_to_driver=False,
             _temp_dir=None if address else os.environ.setdefault("RAY_TMPDIR", "/tmp/ray"),  # noqa: S108
         )
-    outcome = run_grid(options, progress_line)
+    with RunProgress(Console(stderr=True)) as progress:
+        outcome = run_grid(options, progress)
     elapsed = time.perf_counter() - started
-    print(
-        f"{outcome['runs']} runs ({outcome['skipped']} resumed, {len(outcome['failed'])} failed) "
-        f"in {elapsed:.1f}s -> {options.out}/summary.json, report.html"
-    )
+    _print_results(options, outcome, elapsed)
     return 1 if outcome["failed"] else 0
+
+
+def _print_results(options: BacktestOptions, outcome: dict[str, Any], elapsed: float) -> None:
+    """The best runs as a table, then the counts and where the files are."""
+    summary = options.out / "summary.json"
+    entries = json.loads(summary.read_text()) if summary.is_file() else []
+    console = Console()
+    console.print(leaderboard_table(entries))
+    console.print(
+        f"{outcome['runs']} runs ({outcome['skipped']} resumed, {len(outcome['failed'])} failed) "
+        f"in {elapsed:.1f}s -> {options.out}/report.html, summary.json",
+        highlight=False,
+    )
 
 
 def options_from_args(args: Any) -> BacktestOptions:
