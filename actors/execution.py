@@ -28,6 +28,7 @@ from trading.execution.venue_kinds import (
     balances_text,
     build_venue,
     engine_config,
+    reconcile_at_start,
     venue_rules,
 )
 from trading.failure.fencing import Fence, FencedVenue
@@ -68,7 +69,8 @@ class ExecutionActor:
 
     async def _start(self) -> ExecutionEngine:
         """The venue of ``venue.kind`` (``venue_url``: the paper exchange's), its filters for
-        the gateway (an unlisted symbol refused by name), its balances logged, the engine."""
+        the gateway (an unlisted symbol refused by name), the venue's open orders reconciled
+        with the log (orphans cancelled, or the start refused), its balances logged."""
         self._fence = Fence.take(self._wal_dir)  # this incarnation's generation
         venue = FencedVenue(
             build_venue(self._venue, self._venue_url or None, security=self._security), self._fence
@@ -78,6 +80,7 @@ class ExecutionActor:
             gateway.set_rules(rules)
         engine = ExecutionEngine(gateway, venue, engine_config(self._venue))
         await engine.start()
+        await reconcile_at_start(venue, gateway, self._symbols, self._venue)
         logger.warning(
             "venue %s balances before the first order: %s", venue.name, await balances_text(venue)
         )

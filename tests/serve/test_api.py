@@ -28,6 +28,7 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 ACTORS = {"orchestrator", "risk", "execution", "journal", "paper-venue"} | {
     f"symbol:{s}" for s in SYMBOLS
 }
+ACTORS |= {"llm-router", "llm-budget"}  # the router pool's replica and its budget actor
 
 
 @pytest.fixture(scope="module")

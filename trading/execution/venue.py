@@ -16,6 +16,7 @@ from typing import Protocol
 
 from trading.contracts import Contract, OrderIntent, OrderStatus, Quantity, VenueId
 from trading.execution.gateway import OrderEventRecord, VenueReport
+from trading.execution.reconciliation import VenueOrder
 from trading.market.instruments import InstrumentSpec
 
 
@@ -54,6 +55,10 @@ class VenueAdapter(Protocol):
     async def ping(self) -> None: ...
 
     async def instruments(self) -> Mapping[str, InstrumentSpec]: ...
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        """The orders the venue holds open for ``symbols`` (reconciliation at start)."""
+        ...
 
     async def open_user_stream(self) -> UserStream: ...
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from trading.contracts import OrderIntent
 from trading.execution.gateway import VenueReport
+from trading.execution.reconciliation import VenueOrder
 from trading.execution.venue import PlaceAck, UserStream, VenueAdapter
 from trading.failure.taxonomy import ExecError
 from trading.market.instruments import InstrumentSpec
@@ -104,6 +105,10 @@ class FencedVenue:
     async def instruments(self) -> Mapping[str, InstrumentSpec]:
         self.fence.check("instruments")
         return await self._venue.instruments()
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        self.fence.check("open orders")
+        return await self._venue.open_orders(symbols)
 
     async def open_user_stream(self) -> UserStream:
         self.fence.check("user stream")
