@@ -547,12 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--config", type=Path, default=None, help="YAML file (default: bundled)")
     show.set_defaults(handler=_config_show)
     check = config_commands.add_parser("check", help="validate a configuration file")
-    check.add_argument("path", type=Path)
+    check.add_argument("path", type=Path, help="YAML file, e.g. configs/default.yaml")
     check.set_defaults(handler=_config_check)
     sign = config_commands.add_parser(
         "sign", help=f"write PATH.sig: ed25519 with --key, else HMAC with ${SIGNATURE_KEY_ENV}"
     )
-    sign.add_argument("path", type=Path)
+    sign.add_argument("path", type=Path, help="YAML file to sign, e.g. my.yaml")
     sign.add_argument("--key", type=Path, help="ed25519 private key (PEM, mode 0600)")
     sign.add_argument("--key-id", help="the id verifiers know the key by (default: derived)")
     sign.set_defaults(handler=_config_sign)
@@ -576,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_verify = audit_commands.add_parser(
         "verify", help=f"exit 0 if intact, 1 naming the first bad record (${JOURNAL_KEY_ENV})"
     )
-    audit_verify.add_argument("path", type=Path, metavar="PATH")
+    audit_verify.add_argument(
+        "path", type=Path, metavar="PATH", help="journal, e.g. raytrader-data/journal.jsonl"
+    )
     audit_verify.add_argument(
         "--public-key",
         action="append",
@@ -589,21 +591,27 @@ def build_parser() -> argparse.ArgumentParser:
     audit_replay = audit_commands.add_parser(
         "replay", help="re-run the pipeline from a journal and compare every risk decision"
     )
-    audit_replay.add_argument("path", type=Path, metavar="PATH")
-    audit_replay.add_argument("--config", type=Path, default=None)
-    audit_replay.add_argument("--initial-balance", type=Decimal, default=Decimal("100000"))
+    audit_replay.add_argument(
+        "path", type=Path, metavar="PATH", help="journal, e.g. raytrader-data/journal.jsonl"
+    )
+    audit_replay.add_argument("--config", type=Path, default=None, help="YAML (default: bundled)")
+    audit_replay.add_argument(
+        "--initial-balance", type=Decimal, default=Decimal("100000"), help="quote currency"
+    )
     audit_replay.set_defaults(handler=_audit_replay)
 
     token = commands.add_parser("token", help="create, revoke or list the HTTP API's tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
+    store.add_argument(
+        "--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR", help="tokens.json"
+    )
     store.add_argument("--config", type=Path, default=None, help="YAML (security.token_store)")
     token_create = token_commands.add_parser("create", parents=[store], help="print a new token")
     token_create.add_argument("--role", required=True, help="viewer, trader, admin or scrape")
     token_create.set_defaults(handler=_token_create)
     token_revoke = token_commands.add_parser("revoke", parents=[store], help="revoke by id")
-    token_revoke.add_argument("token_id", metavar="ID")
+    token_revoke.add_argument("token_id", metavar="ID", help="as token list shows it")
     token_revoke.set_defaults(handler=_token_revoke)
     token_list = token_commands.add_parser("list", parents=[store], help="ids, roles, revoked")
     token_list.set_defaults(handler=_token_list)
@@ -623,16 +631,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--watch-interval", type=float, default=2.0, metavar="SECONDS", help="config poll period"
     )
     run.add_argument("--speed", type=float, default=0.0, help="x real time; 0 = flat out")
-    run.add_argument("--duration", type=float, default=None, metavar="SECONDS")
+    run.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop after, e.g. 600"
+    )
     run.add_argument("--bars", type=int, default=None, help="stop after N base bars per symbol")
-    run.add_argument("--market-data", type=Path, default=None, metavar="DIR")
-    run.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
+    run.add_argument(
+        "--market-data", type=Path, default=None, metavar="DIR", help="bar files (default: ours)"
+    )
+    run.add_argument(
+        "--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR", help="state"
+    )
     run.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
     run.add_argument("--log-format", choices=["text", "json"], default=None, help="logs")
     run.add_argument(
         "--otlp-endpoint", type=_otlp_endpoint, default=None, help="OTLP/HTTP traces URL"
     )
-    run.add_argument("--trace-sample-ratio", type=_ratio, default=None, metavar="0..1")
+    run.add_argument(
+        "--trace-sample-ratio", type=_ratio, default=None, metavar="0..1", help="e.g. 0.1"
+    )
     run.add_argument(
         "--port", type=int, default=8000, help="HTTP API on 127.0.0.1:PORT; 0 turns it off"
     )
@@ -676,7 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--start", type=_utc_moment, required=True, help="UTC, e.g. 2025-03-01")
     backtest.add_argument("--end", type=_utc_moment, required=True, help="UTC (exclusive)")
     backtest.add_argument("--out", type=Path, required=True, metavar="DIR", help="results")
-    backtest.add_argument("--grid", type=_readable, default=None, metavar="PARAMS.yaml")
+    backtest.add_argument(
+        "--grid", type=_readable, default=None, metavar="PARAMS.yaml", help="key: [values]"
+    )
     backtest.add_argument(
         "--walk-forward", type=_walk_forward, default=None, metavar="TRAIN:TEST", help="days: 60:30"
     )
@@ -685,7 +703,17 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--config", type=Path, default=None, help="YAML file")
     backtest.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
     backtest.set_defaults(handler=_backtest)
+    _show_defaults(parser)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every command's help shows each option's default (argparse's own formatter)."""
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _show_defaults(command)
 
 
 def _add_report(commands: Any) -> None:
@@ -697,13 +725,25 @@ def _add_report(commands: Any) -> None:
         "compliance", help="CSV + HTML of every order and config change, with the hash range"
     )
     where = compliance.add_mutually_exclusive_group()
-    where.add_argument("--journal", type=Path, default=None, metavar="FILE")
-    where.add_argument("--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR")
-    compliance.add_argument("--from", dest="period_from", type=_utc_moment, default=None)
-    compliance.add_argument("--to", dest="period_to", type=_utc_moment, default=None)
-    compliance.add_argument("--template", choices=sorted(TEMPLATES), default="generic")
-    compliance.add_argument("--out", type=Path, default=Path("compliance-report"), metavar="DIR")
-    compliance.add_argument("--public-key", action="append", default=[], metavar="[ID=]FILE")
+    where.add_argument("--journal", type=Path, default=None, metavar="FILE", help="journal.jsonl")
+    where.add_argument(
+        "--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR", help="its journal"
+    )
+    compliance.add_argument(
+        "--from", dest="period_from", type=_utc_moment, default=None, help="UTC, e.g. 2025-10-01"
+    )
+    compliance.add_argument(
+        "--to", dest="period_to", type=_utc_moment, default=None, help="UTC (exclusive)"
+    )
+    compliance.add_argument(
+        "--template", choices=sorted(TEMPLATES), default="generic", help="column set"
+    )
+    compliance.add_argument(
+        "--out", type=Path, default=Path("compliance-report"), metavar="DIR", help="CSV, HTML"
+    )
+    compliance.add_argument(
+        "--public-key", action="append", default=[], metavar="[ID=]FILE", help="checkpoints"
+    )
     compliance.set_defaults(handler=_report_compliance)
 
 

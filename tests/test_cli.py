@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +92,30 @@ def test_bad_backtest_input_is_one_line_naming_the_option_and_exit_2(
     assert "Traceback" not in err
     [error] = [line for line in err.splitlines() if "error:" in line]  # argparse adds its usage
     assert message in error
+
+
+def _commands(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, Any]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                yield from _commands(command, f"{path} {name}")
+        elif action.dest != "help":
+            yield path, action
+
+
+def test_every_option_of_every_command_explains_itself() -> None:
+    """Generated from the parser: a new option without help fails here."""
+    from actors.cli import build_parser
+
+    silent = [
+        f"{path} {action.option_strings or action.dest}"
+        for path, action in _commands(build_parser(), "raytrader")
+        if not action.help
+    ]
+    assert silent == []
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "(default: raytrader-data)" in capsys.readouterr().out
