@@ -1,4 +1,4 @@
-"""The end-of-session summary: a plain-text table (one row per symbol, a bar-count column per
+"""The end-of-session summary: a table (``rich``; one row per symbol, a bar-count column per
 configured timeframe) with orders, risk and the journal, and the same as ``run-summary.json``."""
 
 from __future__ import annotations
@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from trading.config import Settings
 from trading.contracts import IndicatorSnapshot
@@ -63,10 +67,19 @@ def symbol_table(summary: SessionSummary) -> list[str]:
                 f"{rsi:.1f}" if rsi is not None else "-",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
+    return render(rows)
+
+
+def render(rows: list[list[str]]) -> list[str]:
+    """A header row and data rows as a ``rich`` table's text lines (header, rule, rows)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in rows[0]:
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in rows[1:]:
+        table.add_row(*row)
+    console = Console(record=True, width=240, force_terminal=False)
+    console.print(table)
+    return [line.rstrip() for line in console.export_text().splitlines()]
 
 
 def totals(summary: SessionSummary) -> list[str]:
