@@ -76,6 +76,11 @@ function draw(snapshot) {
   ]);
   table("positions", ["symbol", "quantity", "exposure"],
     snapshot.positions.positions.map((p) => [p.symbol, p.quantity, money(p.exposure)]));
+  const newestFirst = (rows) => [...(rows || [])].reverse();
+  table("orders-table", ["time (UTC)", "client order id", "symbol", "side", "quantity", "status"],
+    newestFirst(progress.recent_orders).map((o) => [utc(o.time), o.client_order_id, o.symbol, o.side, o.quantity, o.status]));
+  table("fills-table", ["time (UTC)", "client order id", "symbol", "side", "quantity", "price", "fee"],
+    newestFirst(progress.recent_fills).map((f) => [utc(f.time), f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.fee]));
   table("signals", ["symbol", "bar", "direction", "confidence", "reasons", "components"],
     Object.entries(snapshot.signals).map(([symbol, s]) => s ? [
       symbol, s.bar_time, s.direction, Number(s.confidence).toFixed(2),

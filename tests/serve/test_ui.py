@@ -123,6 +123,9 @@ def test_the_dashboard_shows_the_session_and_follows_its_steps(live: LiveApi, br
     actors = browser.find_element(By.ID, "actors").text
     assert "orchestrator ok" in actors
     assert "gross exposure" in browser.find_element(By.ID, "risk").text
+    orders = browser.find_element(By.ID, "orders-table").text
+    for order in before.recent_orders:  # the API tests' manual orders, when they ran first
+        assert order["client_order_id"] in orders
 
     for i in range(2):
         ray.get(live.orchestrator.step.remote(FIRST_CLOCK + (before.steps + i) * STEP))
