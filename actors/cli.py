@@ -128,11 +128,16 @@ def _readable(text: str) -> Path:
     return path
 
 
-def _directory(text: str) -> Path:
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"not a directory: {text}")
-    return path
+def _missing_input(args: argparse.Namespace) -> str | None:
+    """The backtest's first input path that is not there (checked when it runs, so a command
+    line can be parsed on a machine without the files), or None."""
+    wanted = [("--data", args.data, Path.is_dir, "not a directory")]
+    wanted += [("--funding", args.funding, Path.is_dir, "not a directory")]
+    wanted += [("--grid", args.grid, Path.is_file, "no such file")]
+    for option, path, present, problem in wanted:
+        if path is not None and not present(path):
+            return f"{option}: {problem}: {path}"
+    return None
 
 
 def _walk_forward(text: str) -> tuple[timedelta, timedelta]:
@@ -527,8 +532,11 @@ def _backtest(args: argparse.Namespace) -> int:
     from actors.backtest import main as backtest_main
     from actors.backtest import options_from_args
 
+    problem = _missing_input(args)
     if args.end <= args.start:
-        print(f"error: --end {args.end:%F} is not after --start {args.start:%F}", file=sys.stderr)
+        problem = f"--end {args.end:%F} is not after --start {args.start:%F}"
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     return backtest_main(options_from_args(args), args.address)
 
@@ -680,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--data",
-        type=_directory,
+        type=Path,
         default=BUNDLED_DATA,
         metavar="DIR",
         help="bar files (default: bundled)",
@@ -693,12 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--end", type=_utc_moment, required=True, help="UTC (exclusive)")
     backtest.add_argument("--out", type=Path, required=True, metavar="DIR", help="results")
     backtest.add_argument(
-        "--grid", type=_readable, default=None, metavar="PARAMS.yaml", help="key: [values]"
+        "--grid", type=Path, default=None, metavar="PARAMS.yaml", help="key: [values]"
     )
     backtest.add_argument(
         "--walk-forward", type=_walk_forward, default=None, metavar="TRAIN:TEST", help="days: 60:30"
     )
-    backtest.add_argument("--funding", type=_directory, default=None, metavar="DIR", help="rates")
+    backtest.add_argument("--funding", type=Path, default=None, metavar="DIR", help="rates")
     backtest.add_argument("--per-symbol", action="store_true", help="one run per symbol")
     backtest.add_argument("--config", type=Path, default=None, help="YAML file")
     backtest.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto)")
@@ -729,15 +737,17 @@ def _add_report(commands: Any) -> None:
     where.add_argument(
         "--data-dir", type=Path, default=Path("raytrader-data"), metavar="DIR", help="its journal"
     )
+    _add_compliance_options(compliance, sorted(TEMPLATES))
+
+
+def _add_compliance_options(compliance: argparse.ArgumentParser, templates: list[str]) -> None:
     compliance.add_argument(
         "--from", dest="period_from", type=_utc_moment, default=None, help="UTC, e.g. 2025-10-01"
     )
     compliance.add_argument(
         "--to", dest="period_to", type=_utc_moment, default=None, help="UTC (exclusive)"
     )
-    compliance.add_argument(
-        "--template", choices=sorted(TEMPLATES), default="generic", help="column set"
-    )
+    compliance.add_argument("--template", choices=templates, default="generic", help="column set")
     compliance.add_argument(
         "--out", type=Path, default=Path("compliance-report"), metavar="DIR", help="CSV, HTML"
     )
