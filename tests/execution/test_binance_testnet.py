@@ -21,7 +21,8 @@ from trading.execution.gateway import Accepted, Canceled
 from trading.execution.retry import VenueError
 from trading.execution.venue_kinds import build_venue, venue_endpoints
 
-KEY_ENV, SECRET_ENV = "RAYTRADER_TESTNET_API_KEY", "RAYTRADER_TESTNET_API_SECRET"
+KEY_ENV = "RAYTRADER_TESTNET_API_KEY"
+SECRET_ENV = "RAYTRADER_TESTNET_API_SECRET"  # noqa: S105  # pragma: allowlist secret
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get(KEY_ENV) and os.environ.get(SECRET_ENV)),

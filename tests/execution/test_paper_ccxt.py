@@ -39,8 +39,8 @@ from trading.execution.venue_kinds import engine_config, venue_rules
 BUNDLED = Path(__file__).resolve().parents[2] / "trading" / "market" / "bundled"
 BTC_FILE = BUNDLED / "BTC_USDT-5m.parquet"
 ROWS = 60
-API_KEY = "paperKEY" * 8  # 64 letters and digits, as Binance keys are
-API_SECRET = "paperSECRET0" * 5 + "abcd"
+API_KEY = "paperKEY" * 8  # 64 letters and digits, as Binance keys are  # pragma: allowlist secret
+API_SECRET = "paperSECRET0" * 5 + "abcd"  # pragma: allowlist secret
 SPOT_FEE = Decimal("0.001")
 FUTURES_TAKER_FEE = Decimal("0.0005")
 EIGHT_PLACES = Decimal("0.00000001")
@@ -226,7 +226,7 @@ def test_ccxt_binance_errors_arrive_as_binance_codes() -> None:
                     await client.create_order("BTC/USDT", "market", "buy", 0.00002)  # ~2.3 USDT
                 with pytest.raises(ccxt.OrderNotFound, match="-2013"):
                     await client.fetch_order("999", "BTC/USDT")
-                client.secret = "wrong" + API_SECRET[5:]
+                client.secret = "wrong" + API_SECRET[5:]  # pragma: allowlist secret
                 with pytest.raises(ccxt.AuthenticationError, match="-1022"):
                     await client.fetch_balance()
             finally:

@@ -100,7 +100,8 @@ def test_a_symbol_the_venue_does_not_list_stops_the_start_by_name(
 
 BUNDLED = Path(__file__).resolve().parents[2] / "trading" / "market" / "bundled"
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
-KEY_ENV, SECRET_ENV = "RAYTRADER_PAPER_TEST_KEY", "RAYTRADER_PAPER_TEST_SECRET"
+KEY_ENV = "RAYTRADER_PAPER_TEST_KEY"
+SECRET_ENV = "RAYTRADER_PAPER_TEST_SECRET"  # noqa: S105  # pragma: allowlist secret
 # Set at import, before the session's Ray starts: its workers inherit the variables, and the
 # execution actor reads the credentials in its own process, as from the real environment.
 os.environ.setdefault(KEY_ENV, "paperKEY" * 8)

@@ -109,7 +109,7 @@ def credentials_source(
 ) -> Credentials:
     """Where the venue's key and secret are read, and reread after a rotation: the secrets
     provider ``security`` names, or the variables ``settings`` names (the default)."""
-    if security is not None and security.secrets_provider != "env":
+    if security is not None and security.secrets_provider != "env":  # pragma: allowlist secret
         return venue_credentials(open_secrets(security))
 
     def from_environment(refresh: bool) -> tuple[str, str] | None:
