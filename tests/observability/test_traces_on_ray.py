@@ -108,7 +108,7 @@ def run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
                 present = all(f"# TYPE {name} " in seen["recorded"] for name in RECORDED)
                 return present and _steps_counted(seen["recorded"]) == BARS // 3
 
-            _until(ready, 60)
+            _until(ready, 120)  # the agents export every few seconds; a loaded box is slower
 
         return before_stop
 
