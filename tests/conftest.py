@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,14 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _own_decimal_context() -> Iterator[None]:
+    """Each test runs in a copy of the decimal context: a client library that rewrites the
+    current context (ccxt sets ROUND_HALF_UP) cannot change a later test's money math."""
+    with decimal.localcontext():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ type each class trades (the defaults also load ``/fapi``, ``/dapi`` exchangeInfo
 from __future__ import annotations
 
 import asyncio
+import decimal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -367,6 +368,11 @@ def test_the_ccxt_venue_learns_fills_by_polling_within_a_settled_submit(tmp_path
                 )
                 canceled = await engine.cancel(resting.client_order_id)
                 assert canceled.status is OrderStatus.CANCELED
+                # ccxt's create_order rounds through decimal_to_precision, which rewrites the
+                # current decimal context; the venue calls it in a private one
+                context = decimal.getcontext()
+                assert context.rounding == decimal.ROUND_HALF_EVEN
+                assert not context.traps[decimal.Underflow]
             finally:
                 await engine.stop()
                 await venue.close()

@@ -43,6 +43,7 @@ from trading.execution.retry import (
     VenueRejected,
 )
 from trading.execution.venue import PlaceAck
+from trading.market.ccxt_feed import ccxt_decimals
 from trading.market.instruments import InstrumentSpec, specs_from_ccxt_markets
 
 Market = Literal["spot", "futures"]
@@ -229,7 +230,8 @@ class CcxtVenue:
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         errors = self._ccxt
         try:
-            return await getattr(self.exchange, method)(*args, **kwargs)
+            with ccxt_decimals():  # ccxt rewrites the current decimal context
+                return await getattr(self.exchange, method)(*args, **kwargs)
         except errors.RequestTimeout as error:
             raise VenueError(Timeout(), outcome_unknown=True) from error
         except errors.RateLimitExceeded as error:

@@ -7,11 +7,13 @@ ccxt is optional: building a ``CcxtFeed`` without it raises ``CcxtMissingError``
 from __future__ import annotations
 
 import asyncio
+import decimal
 import importlib
 import logging
 import math
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from types import ModuleType
@@ -44,6 +46,13 @@ class OhlcvRowError(ValueError):
         super().__init__(f"ohlcv {field}={value!r:.80}: {problem}")
         self.field = field
         self.value = value
+
+
+def ccxt_decimals() -> AbstractContextManager[decimal.Context]:
+    """A private decimal context for a ccxt call: ccxt's ``decimal_to_precision`` sets the
+    *current* context's rounding to ROUND_HALF_UP and traps Underflow, which would change every
+    later Decimal result of the process (risk, fees, the gateway) from the default half-even."""
+    return decimal.localcontext()
 
 
 def load_ccxt() -> ModuleType:
@@ -135,9 +144,10 @@ class CcxtFeed:
         since = epoch_ms(start)
         bars: list[MarketBar] = []
         while since < end_ms:
-            rows = await self.exchange.fetch_ohlcv(
-                symbol, timeframe.value, since=since, limit=self.page_limit
-            )
+            with ccxt_decimals():
+                rows = await self.exchange.fetch_ohlcv(
+                    symbol, timeframe.value, since=since, limit=self.page_limit
+                )
             page = [
                 bar
                 for bar in self._bars(rows, symbol, timeframe)
