@@ -28,7 +28,7 @@ from trading.execution.venue_kinds import (
     balances_text,
     build_venue,
     engine_config,
-    reconcile_at_start,
+    reconcile_when_reachable,
     venue_rules,
 )
 from trading.failure.fencing import Fence, FencedVenue
@@ -80,7 +80,7 @@ class ExecutionActor:
             gateway.set_rules(rules)
         engine = ExecutionEngine(gateway, venue, engine_config(self._venue))
         await engine.start()
-        await reconcile_at_start(venue, gateway, self._symbols, self._venue)
+        await reconcile_when_reachable(venue, gateway, self._symbols, self._venue)
         logger.warning(
             "venue %s balances before the first order: %s", venue.name, await balances_text(venue)
         )

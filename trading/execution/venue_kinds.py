@@ -10,6 +10,7 @@ the instruments it lists.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -32,6 +33,8 @@ from trading.security.secrets import open_secrets, venue_credentials
 
 if TYPE_CHECKING:
     from trading.execution.venue import VenueAdapter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,19 @@ class VenueOrders(Protocol):
     async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]: ...
 
     async def cancel(self, symbol: str, client_order_id: str) -> None: ...
+
+
+async def reconcile_when_reachable(
+    venue: VenueOrders, gateway: OrderGateway, symbols: Sequence[str], settings: VenueSettings
+) -> ReconciliationReport | None:
+    """``reconcile_at_start``, unless the venue cannot be asked (a refused key, a network
+    failure): then a warning naming the venue's error and None, and the session starts (its
+    orders meet the same error and are journaled with it). A drift it refuses still stops it."""
+    try:
+        return await reconcile_at_start(venue, gateway, symbols, settings)
+    except VenueError as error:
+        logger.warning("reconciliation at start skipped: the venue answered %s", error)
+        return None
 
 
 async def reconcile_at_start(
