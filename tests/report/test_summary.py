@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from trading.config import load_settings
 from trading.contracts import IndicatorSnapshot, Timeframe
 from trading.journal.chain import VerifyReport
@@ -77,8 +79,11 @@ def _summary(tmp_path: Path) -> SessionSummary:
     )
 
 
-def test_the_table_has_a_column_per_configured_timeframe(tmp_path: Path) -> None:
+def test_the_table_has_a_column_per_configured_timeframe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = format_summary(_summary(tmp_path)).splitlines()
+    assert capsys.readouterr().out == ""  # rendered, not printed (the CLI prints it once)
     assert lines[0].split() == [
         "symbol", "1m", "bars", "15m", "1d", "last", "close", "position", "1d", "RSI"
     ]  # fmt: skip

@@ -3,6 +3,7 @@ configured timeframe) with orders, risk and the journal, and the same as ``run-s
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -77,7 +78,7 @@ def render(rows: list[list[str]]) -> list[str]:
         table.add_column(name, justify="right", no_wrap=True)
     for row in rows[1:]:
         table.add_row(*row)
-    console = Console(record=True, width=240, force_terminal=False)
+    console = Console(file=io.StringIO(), record=True, width=240, force_terminal=False)
     console.print(table)
     return [line.rstrip() for line in console.export_text().splitlines()]
 
