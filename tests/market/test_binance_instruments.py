@@ -19,11 +19,11 @@ from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.paper import PaperBar, PaperExchange
 from trading.execution.paper.futures import PaperFuturesExchange
 from trading.execution.paper.server import PaperServer
+from trading.execution.rules import gateway_rules
 from trading.execution.venue_kinds import (
     LiveTradingRefusedError,
     VenueEndpoints,
     check_live,
-    gateway_rules,
     venue_endpoints,
 )
 from trading.market.instruments import (

@@ -10,6 +10,7 @@ from trading.execution.gateway import InstrumentRules
 from trading.market.instruments import (
     BINANCE_SPOT,
     SNAPSHOT_DATE,
+    InstrumentSpec,
     UnknownInstrumentError,
     binance_spot,
     venue_symbol,
@@ -20,20 +21,26 @@ __all__ = [
     "UnknownInstrumentError",
     "binance_spot_rules",
     "binance_spot_symbols",
+    "gateway_rules",
     "venue_symbol",
 ]
 
 
-def binance_spot_rules(symbol: str) -> InstrumentRules:
-    """The Binance spot filters of ``symbol`` (``BTC/USDT``) as the gateway takes them."""
-    spec = binance_spot(symbol)
+def gateway_rules(spec: InstrumentSpec, symbol: str | None = None) -> InstrumentRules:
+    """A venue's instrument filters as the gateway rounds with them (under ``symbol``, the
+    session's name for it, when that is not the spec's own)."""
     return InstrumentRules(
-        symbol=symbol,
+        symbol=symbol or spec.symbol,
         tick_size=spec.tick_size,
         lot_size=spec.lot_size,
         min_quantity=spec.min_qty,
         min_notional=spec.min_notional,
     )
+
+
+def binance_spot_rules(symbol: str) -> InstrumentRules:
+    """The Binance spot filters of ``symbol`` (``BTC/USDT``) as the gateway takes them."""
+    return gateway_rules(binance_spot(symbol), symbol)
 
 
 def binance_spot_symbols() -> tuple[str, ...]:

@@ -28,7 +28,8 @@ from trading.execution.reconciliation import (
     reconcile,
 )
 from trading.execution.retry import VenueError
-from trading.market.instruments import InstrumentCache, InstrumentSpec
+from trading.execution.rules import gateway_rules
+from trading.market.instruments import InstrumentCache
 from trading.security.secrets import open_secrets, venue_credentials
 
 if TYPE_CHECKING:
@@ -153,17 +154,6 @@ def build_venue(
         secret=secret,
         sandbox=settings.testnet and not settings.rest_url,
         recv_window_ms=settings.recv_window_ms,
-    )
-
-
-def gateway_rules(spec: InstrumentSpec) -> InstrumentRules:
-    """A venue's instrument filters as the gateway rounds with them."""
-    return InstrumentRules(
-        symbol=spec.symbol,
-        tick_size=spec.tick_size,
-        lot_size=spec.lot_size,
-        min_quantity=spec.min_qty,
-        min_notional=spec.min_notional,
     )
 
 

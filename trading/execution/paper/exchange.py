@@ -34,6 +34,7 @@ from trading.execution.matching import (
     trade_fee,
 )
 from trading.execution.paper.bars import BarError, PaperBar, check_bar
+from trading.execution.rules import gateway_rules
 from trading.market.instruments import binance_default, venue_symbol
 
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")
@@ -541,14 +542,7 @@ class PaperExchange:
 
 def default_rules(symbol: str) -> InstrumentRules:
     """The instrument snapshot's filters of ``symbol`` (spot, or USDⓈ-M when settled)."""
-    spec = binance_default(symbol)
-    return InstrumentRules(
-        symbol=symbol,
-        tick_size=spec.tick_size,
-        lot_size=spec.lot_size,
-        min_quantity=spec.min_qty,
-        min_notional=spec.min_notional,
-    )
+    return gateway_rules(binance_default(symbol), symbol)
 
 
 def required_param(params: Mapping[str, str], name: str) -> str:
