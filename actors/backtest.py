@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import Progress as ProgressBar
 
 from trading.backtest.batch import batches, run_batch
-from trading.backtest.data import Window, load_market
+from trading.backtest.data import MarketData, Window, load_market
 from trading.backtest.engine import BacktestConfig
 from trading.backtest.grid import RunSpec, config_digest, plan_runs, read_grid
 from trading.backtest.report import write_run_outputs, write_walk_forward
@@ -66,16 +66,24 @@ def run_grid(options: BacktestOptions, on_progress: Progress | None = None) -> d
     done = store.done()
     todo = [s for s in specs if s.run_id not in done]
     count = _counter(len(specs), len(specs) - len(todo), on_progress)
-    failed = _fan_out(options, config, todo, store, done, count)
+    market = _market(options)
+    failed = _fan_out(options, config, market, todo, store, done, count)
     wanted = {s.run_id for s in specs}
     runs = [done[i] for i in sorted(done) if i in wanted]
-    _write(options, config, runs)
+    _write(options, config, runs, market)
     return {"runs": len(runs), "failed": failed, "skipped": len(specs) - len(todo)}
 
 
-def _write(options: BacktestOptions, config: BacktestConfig, runs: list[dict[str, Any]]) -> None:
+def _market(options: BacktestOptions) -> MarketData:
+    """The window's bars (and funding), read once: the runs' input and the report's prices."""
+    o = options
+    return load_market(o.data, o.symbols, o.base, o.window, o.funding_dir)
+
+
+def _write(
+    options: BacktestOptions, config: BacktestConfig, runs: list[dict[str, Any]], market: MarketData
+) -> None:
     """The outputs of ``runs``: the report draws the symbols' closes over the window."""
-    market = load_market(options.data, options.symbols, options.base, options.window)
     write_run_outputs(options.out, runs, float(config.initial_balance), market.closes())
     if options.walk is not None:
         write_walk_forward(options.out / "walk_forward.json", [r["summary"] for r in runs])
@@ -112,13 +120,14 @@ def _counter(total: int, finished: int, on_progress: Progress | None) -> Callabl
 def _fan_out(
     options: BacktestOptions,
     config: BacktestConfig,
+    market: MarketData,
     todo: Sequence[RunSpec],
     store: RunStore,
     done: dict[str, dict[str, Any]],
     count: Callable[[int, int], None],
 ) -> list[dict[str, str]]:
     """Each batch's runs kept as it lands; returns the failed runs."""
-    pending = _submit(options, config, todo)
+    pending = _submit(options, config, market, todo)
     failed: list[dict[str, str]] = []
     while pending:
         [ref], _ = ray.wait(list(pending), num_returns=1)
@@ -131,11 +140,10 @@ def _fan_out(
 Batches = dict[ray.ObjectRef[list[dict[str, Any]]], list[RunSpec]]
 
 
-def _submit(options: BacktestOptions, config: BacktestConfig, todo: Sequence[RunSpec]) -> Batches:
+def _submit(
+    options: BacktestOptions, config: BacktestConfig, market: MarketData, todo: Sequence[RunSpec]
+) -> Batches:
     """The data into the object store once, then two batches per CPU out as tasks."""
-    market = load_market(
-        options.data, options.symbols, options.base, options.window, options.funding_dir
-    )
     data_ref = ray.put(market)
     task = run_task.options(max_retries=options.max_retries, retry_exceptions=True)
     cpus = max(1, int(ray.available_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
